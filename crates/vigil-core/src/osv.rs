@@ -1,0 +1,1 @@
+//! OSV records and `affected` evaluation. (Being written.)

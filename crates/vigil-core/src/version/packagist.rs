@@ -1,0 +1,14 @@
+//! Placeholder: orders like the generic scheme until this ecosystem's ordering lands.
+
+use super::generic::GenericVersion;
+use super::{VersionError, VersionOrder};
+
+/// Placeholder version type.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PackagistVersion(GenericVersion);
+
+impl VersionOrder for PackagistVersion {
+    fn parse(input: &str) -> Result<Self, VersionError> {
+        GenericVersion::parse(input).map(Self)
+    }
+}
