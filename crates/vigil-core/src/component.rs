@@ -79,7 +79,9 @@ mod tests {
         assert!(Evidence::Loaded > Evidence::Installed);
         assert!(Evidence::Installed > Evidence::Declared);
         assert_eq!(
-            [Evidence::Declared, Evidence::Loaded, Evidence::Installed].iter().max(),
+            [Evidence::Declared, Evidence::Loaded, Evidence::Installed]
+                .iter()
+                .max(),
             Some(&Evidence::Loaded)
         );
     }

@@ -211,7 +211,12 @@ mod tests {
             ("crates.io", EcosystemKind::CratesIo, None, "crates.io"),
             ("cargo", EcosystemKind::CratesIo, None, "crates.io"),
             ("Debian:12", EcosystemKind::Debian, Some("12"), "Debian:12"),
-            ("Alpine:v3.18", EcosystemKind::Alpine, Some("v3.18"), "Alpine:v3.18"),
+            (
+                "Alpine:v3.18",
+                EcosystemKind::Alpine,
+                Some("v3.18"),
+                "Alpine:v3.18",
+            ),
             (
                 "Ubuntu:22.04:LTS",
                 EcosystemKind::Ubuntu,

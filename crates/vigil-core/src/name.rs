@@ -47,7 +47,10 @@ impl PackageName {
 
     /// The npm scope (`ctrl` for `@ctrl/tinycolor`), if the name has one.
     pub fn npm_scope(&self) -> Option<&str> {
-        self.name.strip_prefix('@')?.split_once('/').map(|(scope, _)| scope)
+        self.name
+            .strip_prefix('@')?
+            .split_once('/')
+            .map(|(scope, _)| scope)
     }
 }
 
@@ -63,9 +66,10 @@ pub fn normalize_name<'a>(ecosystem: &EcosystemKind, name: &'a str) -> Cow<'a, s
     let name = name.trim();
     match ecosystem {
         EcosystemKind::PyPI => normalize_pep503(name),
-        EcosystemKind::NuGet | EcosystemKind::Packagist | EcosystemKind::Hex | EcosystemKind::Pub => {
-            lower_ascii(name)
-        }
+        EcosystemKind::NuGet
+        | EcosystemKind::Packagist
+        | EcosystemKind::Hex
+        | EcosystemKind::Pub => lower_ascii(name),
         EcosystemKind::CratesIo => {
             if name.bytes().any(|b| b.is_ascii_uppercase() || b == b'_') {
                 Cow::Owned(name.to_ascii_lowercase().replace('_', "-"))
@@ -96,7 +100,9 @@ fn lower_ascii(name: &str) -> Cow<'_, str> {
 fn normalize_pep503(name: &str) -> Cow<'_, str> {
     let is_sep = |b: u8| matches!(b, b'-' | b'_' | b'.');
     let bytes = name.as_bytes();
-    let already = !bytes.iter().any(|b| b.is_ascii_uppercase() || matches!(b, b'_' | b'.'))
+    let already = !bytes
+        .iter()
+        .any(|b| b.is_ascii_uppercase() || matches!(b, b'_' | b'.'))
         && !bytes.windows(2).any(|w| w[0] == b'-' && w[1] == b'-');
     if already {
         return Cow::Borrowed(name);
@@ -133,10 +139,22 @@ mod tests {
             (E::NuGet, "Newtonsoft.Json", "newtonsoft.json"),
             (E::Packagist, "Symfony/Console", "symfony/console"),
             (E::CratesIo, "Serde_JSON", "serde-json"),
-            (E::Maven, "org.apache.logging.log4j:log4j-core", "org.apache.logging.log4j:log4j-core"),
-            (E::Maven, "org.apache.logging.log4j/log4j-core", "org.apache.logging.log4j:log4j-core"),
+            (
+                E::Maven,
+                "org.apache.logging.log4j:log4j-core",
+                "org.apache.logging.log4j:log4j-core",
+            ),
+            (
+                E::Maven,
+                "org.apache.logging.log4j/log4j-core",
+                "org.apache.logging.log4j:log4j-core",
+            ),
             (E::Npm, "@Ctrl/TinyColor", "@Ctrl/TinyColor"),
-            (E::Go, "github.com/BurntSushi/toml", "github.com/BurntSushi/toml"),
+            (
+                E::Go,
+                "github.com/BurntSushi/toml",
+                "github.com/BurntSushi/toml",
+            ),
             (E::Debian, "libssl3", "libssl3"),
         ];
         for (eco, name, key) in cases {
@@ -149,6 +167,9 @@ mod tests {
     fn npm_scope() {
         let scoped = PackageName::new(&EcosystemKind::Npm, "@ctrl/tinycolor");
         assert_eq!(scoped.npm_scope(), Some("ctrl"));
-        assert_eq!(PackageName::new(&EcosystemKind::Npm, "debug").npm_scope(), None);
+        assert_eq!(
+            PackageName::new(&EcosystemKind::Npm, "debug").npm_scope(),
+            None
+        );
     }
 }

@@ -26,12 +26,21 @@ fn shared_dir() -> Option<PathBuf> {
 
 /// Which schemes each file is written for (osv-scalibr's `semantic/compare_test.go`).
 const FILES: &[(&str, &[VersionScheme])] = &[
-    ("semver-versions.txt", &[VersionScheme::SemVer, VersionScheme::Go]),
+    (
+        "semver-versions.txt",
+        &[VersionScheme::SemVer, VersionScheme::Go],
+    ),
     ("rubygems-versions.txt", &[VersionScheme::RubyGems]),
-    ("rubygems-versions-generated.txt", &[VersionScheme::RubyGems]),
+    (
+        "rubygems-versions-generated.txt",
+        &[VersionScheme::RubyGems],
+    ),
     ("nuget-versions.txt", &[VersionScheme::NuGet]),
     ("packagist-versions.txt", &[VersionScheme::Packagist]),
-    ("packagist-versions-generated.txt", &[VersionScheme::Packagist]),
+    (
+        "packagist-versions-generated.txt",
+        &[VersionScheme::Packagist],
+    ),
     ("maven-versions.txt", &[VersionScheme::Maven]),
     ("maven-versions-generated.txt", &[VersionScheme::Maven]),
     ("pypi-versions.txt", &[VersionScheme::Pep440]),
@@ -102,7 +111,10 @@ fn every_conformance_pair_holds_in_both_directions() {
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         for scheme in *schemes {
             let (pairs, failures) = check_file(&text, file, *scheme);
-            summary.push(format!("{scheme:>10} {file:<36} {pairs:>6} pairs, {} failing", failures.len()));
+            summary.push(format!(
+                "{scheme:>10} {file:<36} {pairs:>6} pairs, {} failing",
+                failures.len()
+            ));
             all_failures.extend(failures);
         }
     }
@@ -113,7 +125,11 @@ fn every_conformance_pair_holds_in_both_directions() {
         "{} conformance failures (first {}):\n{}",
         all_failures.len(),
         shown.len(),
-        shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        shown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 

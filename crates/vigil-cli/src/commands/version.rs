@@ -39,7 +39,9 @@ pub fn run(command: VersionCommand) -> anyhow::Result<Outcome> {
                 (Some(a), Some(b)) => compare_one(scheme, &a, &b),
                 (None, None) => compare_stream(scheme, io::stdin().lock(), io::stdout().lock()),
                 _ => {
-                    eprintln!("vigil: usage: vigil version compare ECOSYSTEM [A B] (give both versions, or none to read pairs from stdin)");
+                    eprintln!(
+                        "vigil: usage: vigil version compare ECOSYSTEM [A B] (give both versions, or none to read pairs from stdin)"
+                    );
                     Ok(Outcome::InputError)
                 }
             }
@@ -81,7 +83,11 @@ fn compare_stream(
     let mut failed = false;
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
+        if input
+            .read_until(b'\n', &mut line)
+            .context("reading stdin")?
+            == 0
+        {
             break;
         }
         line_no += 1;
@@ -112,7 +118,11 @@ fn compare_stream(
         out.write_all(b"\n")?;
     }
     out.flush().context("writing results")?;
-    Ok(if failed { Outcome::InputError } else { Outcome::Clean })
+    Ok(if failed {
+        Outcome::InputError
+    } else {
+        Outcome::Clean
+    })
 }
 
 #[cfg(test)]

@@ -71,8 +71,14 @@ fn compare_slot(a: Option<&Token>, b: Option<&Token>) -> Ordering {
         (Some(Word(_)), _) => Ordering::Less,
         (_, Some(Word(_))) => Ordering::Greater,
         (Some(Number(x)), Some(Number(y))) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
-        (Some(Number(x)), None) => x.is_empty().then_some(Ordering::Equal).unwrap_or(Ordering::Greater),
-        (None, Some(Number(y))) => y.is_empty().then_some(Ordering::Equal).unwrap_or(Ordering::Less),
+        (Some(Number(x)), None) => x
+            .is_empty()
+            .then_some(Ordering::Equal)
+            .unwrap_or(Ordering::Greater),
+        (None, Some(Number(y))) => y
+            .is_empty()
+            .then_some(Ordering::Equal)
+            .unwrap_or(Ordering::Less),
     }
 }
 
@@ -121,12 +127,24 @@ mod tests {
             ("v1.2", "1.2", Ordering::Less),
             ("1.0RC1", "1.0rc1", Ordering::Equal),
             ("007", "7", Ordering::Equal),
-            ("99999999999999999999999", "99999999999999999999998", Ordering::Greater),
+            (
+                "99999999999999999999999",
+                "99999999999999999999998",
+                Ordering::Greater,
+            ),
             ("", "0", Ordering::Equal),
         ];
         for (a, b, want) in cases {
-            assert_eq!(GenericVersion::new(a).cmp(&GenericVersion::new(b)), want, "{a} vs {b}");
-            assert_eq!(GenericVersion::new(b).cmp(&GenericVersion::new(a)), want.reverse(), "{b} vs {a}");
+            assert_eq!(
+                GenericVersion::new(a).cmp(&GenericVersion::new(b)),
+                want,
+                "{a} vs {b}"
+            );
+            assert_eq!(
+                GenericVersion::new(b).cmp(&GenericVersion::new(a)),
+                want.reverse(),
+                "{b} vs {a}"
+            );
         }
     }
 }
