@@ -273,4 +273,13 @@ mod tests {
             assert_eq!(Ecosystem::parse(name).version_scheme(), scheme, "{name}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_display_round_trips(name in "\\PC{0,24}") {
+            let eco = Ecosystem::parse(&name);
+            let again = Ecosystem::parse(&eco.to_string());
+            proptest::prop_assert_eq!(again.to_string(), eco.to_string());
+        }
+    }
 }

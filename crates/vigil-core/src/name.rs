@@ -172,4 +172,14 @@ mod tests {
             None
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn normalization_is_idempotent(name in "\\PC{0,24}") {
+            for kind in EcosystemKind::KNOWN {
+                let once = normalize_name(kind, &name).into_owned();
+                proptest::prop_assert_eq!(normalize_name(kind, &once), once.as_str());
+            }
+        }
+    }
 }

@@ -71,14 +71,17 @@ fn compare_slot(a: Option<&Token>, b: Option<&Token>) -> Ordering {
         (Some(Word(_)), _) => Ordering::Less,
         (_, Some(Word(_))) => Ordering::Greater,
         (Some(Number(x)), Some(Number(y))) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
-        (Some(Number(x)), None) => x
-            .is_empty()
-            .then_some(Ordering::Equal)
-            .unwrap_or(Ordering::Greater),
-        (None, Some(Number(y))) => y
-            .is_empty()
-            .then_some(Ordering::Equal)
-            .unwrap_or(Ordering::Less),
+        // A missing slot is the number zero.
+        (Some(Number(x)), None) => zero_or(x, Ordering::Greater),
+        (None, Some(Number(y))) => zero_or(y, Ordering::Less),
+    }
+}
+
+fn zero_or(digits: &str, otherwise: Ordering) -> Ordering {
+    if digits.is_empty() {
+        Ordering::Equal
+    } else {
+        otherwise
     }
 }
 
@@ -145,6 +148,32 @@ mod tests {
                 want.reverse(),
                 "{b} vs {a}"
             );
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn version() -> impl Strategy<Value = String> {
+            "[0-9a-zA-Z.~+_-]{0,12}"
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(input in any::<String>()) {
+                let _ = GenericVersion::new(&input);
+            }
+
+            #[test]
+            fn total_order(a in version(), b in version(), c in version()) {
+                let (a, b, c) = (GenericVersion::new(&a), GenericVersion::new(&b), GenericVersion::new(&c));
+                prop_assert_eq!(a.cmp(&b), b.cmp(&a).reverse());
+                if a <= b && b <= c {
+                    prop_assert!(a <= c);
+                }
+                prop_assert_eq!(a == b, a.cmp(&b).is_eq());
+            }
         }
     }
 }
