@@ -464,6 +464,133 @@ pub(super) mod tests {
         Ok(())
     }
 
+    /// A deliberately naive, allocating model of the reference algorithm (build the component
+    /// list and the build string, then split), to check the offset-based code against.
+    mod model {
+        use std::cmp::Ordering;
+
+        fn normalize(digits: &str) -> String {
+            let trimmed = digits.trim_start_matches('0');
+            if trimmed.is_empty() {
+                "0".to_owned()
+            } else {
+                trimmed.to_owned()
+            }
+        }
+
+        fn by_value(a: &str, b: &str) -> Ordering {
+            a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+        }
+
+        fn parse(input: &str) -> (Vec<String>, String) {
+            let text = input.strip_prefix('v').unwrap_or(input);
+            let mut components = Vec::new();
+            let mut current = String::new();
+            let mut build = String::new();
+            for (i, c) in text.char_indices() {
+                if c.is_ascii_digit() {
+                    current.push(c);
+                    continue;
+                }
+                if !current.is_empty() {
+                    components.push(normalize(&current));
+                    current.clear();
+                }
+                if c != '.' {
+                    build = text[i..].to_owned();
+                    break;
+                }
+            }
+            if build.is_empty() && !current.is_empty() {
+                components.push(normalize(&current));
+            }
+            if components.len() > 3 {
+                for extra in components.split_off(3) {
+                    build.push('.');
+                    build.push_str(&extra);
+                }
+            }
+            (components, build)
+        }
+
+        /// `Some((negative, magnitude))` when Go's `big.Int` would read `ident` as a number.
+        fn number(ident: &str) -> Option<(bool, String)> {
+            let (negative, digits) = match ident.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, ident),
+            };
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let magnitude = normalize(digits);
+            Some((negative && magnitude != "0", magnitude))
+        }
+
+        fn ident_cmp(a: &str, b: &str) -> Ordering {
+            match (number(a), number(b)) {
+                (Some((false, x)), Some((false, y))) => by_value(&x, &y),
+                (Some((true, x)), Some((true, y))) => by_value(&y, &x),
+                (Some((negative, _)), Some(_)) => {
+                    if negative {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => a.as_bytes().cmp(b.as_bytes()),
+            }
+        }
+
+        pub(super) fn compare(a: &str, b: &str, with_build: bool) -> Ordering {
+            let ((ca, ba), (cb, bb)) = (parse(a), parse(b));
+            for i in 0..ca.len().max(cb.len()) {
+                let zero = "0".to_owned();
+                let o = by_value(ca.get(i).unwrap_or(&zero), cb.get(i).unwrap_or(&zero));
+                if o.is_ne() {
+                    return o;
+                }
+            }
+            let pre = |build: &str| {
+                let before = build.split('+').next().unwrap_or_default().to_owned();
+                before
+                    .strip_prefix('-')
+                    .map(str::to_owned)
+                    .unwrap_or(before)
+            };
+            let (pa, pb) = (pre(&ba), pre(&bb));
+            let o = match (pa.is_empty(), pb.is_empty()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => {
+                    let (ia, ib): (Vec<&str>, Vec<&str>) =
+                        (pa.split('.').collect(), pb.split('.').collect());
+                    ia.iter()
+                        .zip(&ib)
+                        .map(|(x, y)| ident_cmp(x, y))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(ia.len().cmp(&ib.len()))
+                }
+            };
+            if o.is_ne() || !with_build {
+                return o;
+            }
+            let after = |build: &str| {
+                build
+                    .split_once('+')
+                    .map(|(_, b)| b.to_owned())
+                    .unwrap_or_default()
+            };
+            after(&ba).cmp(&after(&bb))
+        }
+    }
+
+    fn odd_version_strategy() -> impl Strategy<Value = String> {
+        prop_oneof![version_strategy(), "[v0-9.+\\-aAr]{0,14}"]
+    }
+
     fn cmp(a: &str, b: &str) -> Ordering {
         SemVersion::new(a).cmp(&SemVersion::new(b))
     }
@@ -568,6 +695,17 @@ pub(super) mod tests {
             prop_assert_eq!(a.cmp(&b), b.cmp(&a).reverse());
             prop_assert_eq!(SemVersion::compare_str(&s, &t), Ok(a.cmp(&b)));
             prop_assert_eq!(a.compare_with(&b, BuildMetadata::Bytewise), b.compare_with(&a, BuildMetadata::Bytewise).reverse());
+        }
+
+        #[test]
+        fn agrees_with_naive_model(a in odd_version_strategy(), b in odd_version_strategy()) {
+            let (va, vb) = (SemVersion::new(&a), SemVersion::new(&b));
+            prop_assert_eq!(va.cmp(&vb), model::compare(&a, &b, false), "{:?} vs {:?}", a, b);
+            prop_assert_eq!(
+                va.compare_with(&vb, BuildMetadata::Bytewise),
+                model::compare(&a, &b, true),
+                "{:?} vs {:?} with build", a, b
+            );
         }
 
         #[test]
