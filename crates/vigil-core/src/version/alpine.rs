@@ -352,3 +352,164 @@ impl VersionOrder for AlpineVersion {
         Ok(compare_text(a.as_bytes(), b.as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(s: &str) -> AlpineVersion {
+        match AlpineVersion::parse(s) {
+            Ok(v) => v,
+            Err(e) => panic!("{s:?} should parse: {e}"),
+        }
+    }
+
+    #[test]
+    fn orders_like_apk_tools() {
+        use Ordering::{Equal, Greater, Less};
+        let cases = [
+            // Valid versions, as apk-tools 3 orders them.
+            ("1.2.3", "1.2.3", Equal),
+            ("1.2", "1.2.0", Less),
+            ("1.2", "1.10", Less),
+            ("1.05", "1.1", Less),
+            ("1.0", "1.00", Less),
+            ("1.01", "1.001", Greater),
+            ("007", "7", Equal),
+            ("1.2_rc1", "1.2", Less),
+            ("1.2_alpha", "1.2_beta", Less),
+            ("1.2_pre2", "1.2_rc1", Less),
+            ("1.2", "1.2-r0", Less),
+            ("1.2-r0", "1.2~abc", Less),
+            ("1.2~abc-r5", "1.2~abd", Less),
+            ("1.2-r9", "1.2_cvs", Less),
+            ("1.2_cvs", "1.2_svn", Less),
+            ("1.2_hg", "1.2_p", Less),
+            ("1.2_p", "1.2_p1", Less),
+            ("1.2_p9", "1.2a", Less),
+            ("1.2a", "1.2b", Less),
+            ("1.2z", "1.2.0", Less),
+            ("1.2_alpha_pre2", "1.2_alpha", Less),
+            ("1.2_p1-r1", "1.2_p1-r01", Equal),
+            ("1-r10", "1-r9", Greater),
+            (
+                "1.99999999999999999999999",
+                "1.99999999999999999999998",
+                Greater,
+            ),
+            // Invalid versions: apk-tools 3 stops at the invalid token and sorts it just
+            // above pre-release suffixes.
+            ("1.2_blah", "1.2", Less),
+            ("1.2_blah", "1.2_rc", Greater),
+            ("1.2.", "1.2", Less),
+            ("1.2A", "1.2", Less),
+            ("1.2ab", "1.2a", Less),
+            ("1.2ab", "1.2", Greater),
+            (".1", "0", Less),
+            // ... and here the conformance data fixes the rest: tails compare bytewise, text
+            // after `-` is ignored, `-r` alone is r0, digits may follow the letter.
+            (".2", ".1", Greater),
+            ("a", "b", Less),
+            ("0.8.21.r2", "0.8.21.r1", Greater),
+            ("1-ruff2", "1--ruff1", Equal),
+            ("1-r0-1", "1-r-2", Equal),
+            ("1-r-0", "1-r0", Less),
+            ("1", "1-ruff", Greater),
+            ("1-r", "1-r0", Equal),
+            ("6.6.2p1", "6.6.2p2", Less),
+            ("6.6.2p1", "6.6.2_p2", Greater),
+            ("6.6.2p1", "6.6.2.1", Less),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(parse(a).cmp(&parse(b)), want, "{a} vs {b}");
+            assert_eq!(parse(b).cmp(&parse(a)), want.reverse(), "{b} vs {a}");
+            assert_eq!(
+                AlpineVersion::compare_str(a, b),
+                Ok(want),
+                "{a} vs {b} (str)"
+            );
+        }
+    }
+
+    #[test]
+    fn tells_valid_from_lenient() {
+        let cases = [
+            ("1", true),
+            ("1.2.3a_alpha2_p1~0abc-r12", true),
+            ("0.1.0_alpha_pre2", true),
+            ("1.2_blah", false),
+            ("1-r", false),
+            ("6.6.2p1", false),
+            ("1~ABC", false),
+            ("a", false),
+            ("1.", false),
+            ("1-r0-1", false),
+        ];
+        for (input, valid) in cases {
+            assert_eq!(parse(input).is_valid(), valid, "{input}");
+        }
+    }
+
+    #[test]
+    fn only_the_empty_string_is_an_error() {
+        let err = AlpineVersion::parse("").expect_err("empty");
+        assert_eq!(err.scheme, VersionScheme::Alpine);
+        assert!(AlpineVersion::compare_str("1", "").is_err());
+        assert!(AlpineVersion::parse("!@#$ garbage").is_ok());
+    }
+
+    #[test]
+    fn compares_huge_numbers_exactly() {
+        let big = "9".repeat(10_000);
+        let bigger = format!("1{}", "0".repeat(10_000));
+        let padded = format!("{}{big}", "0".repeat(10_000));
+        let a = format!("1.{big}");
+        let b = format!("1.{bigger}");
+        assert_eq!(AlpineVersion::compare_str(&a, &b), Ok(Ordering::Less));
+        assert_eq!(AlpineVersion::compare_str(&b, &a), Ok(Ordering::Greater));
+        assert_eq!(
+            AlpineVersion::compare_str(&big, &padded),
+            Ok(Ordering::Equal)
+        );
+    }
+
+    /// Collision-prone Alpine versions, valid and invalid.
+    fn version() -> impl Strategy<Value = String> {
+        let first = prop::sample::select(vec!["0", "1", "2", "01", "10", "", "."]);
+        let piece = prop::sample::select(vec![
+            ".0", ".1", ".01", ".00", ".2", ".", "a", "b", "p", "A", "1", "_alpha", "_rc", "_p",
+            "_cvs", "_foo", "_", "2", "~ab", "~0f", "~", "-r", "-r0", "-r1", "-r01", "-", "-ruff",
+            "r",
+        ]);
+        (first, prop::collection::vec(piece, 0..6))
+            .prop_map(|(first, rest)| format!("{first}{}", rest.concat()))
+            .prop_filter("non-empty", |s| !s.is_empty())
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in any::<String>()) {
+            let parsed = AlpineVersion::parse(&s);
+            prop_assert_eq!(parsed.is_ok(), !s.is_empty());
+            if let Ok(v) = parsed {
+                let _ = v.is_valid();
+                prop_assert_eq!(v.cmp(&v), Ordering::Equal);
+            }
+        }
+
+        #[test]
+        fn order_is_total(a in version(), b in version(), c in version()) {
+            let (x, y, z) = (parse(&a), parse(&b), parse(&c));
+            prop_assert_eq!(x.cmp(&y), y.cmp(&x).reverse());
+            prop_assert_eq!(x == y, x.cmp(&y).is_eq());
+            prop_assert_eq!(AlpineVersion::compare_str(&a, &b), Ok(x.cmp(&y)));
+            if x <= y && y <= z {
+                prop_assert!(x <= z, "{} <= {} <= {}", a, b, c);
+            }
+            if x >= y && y >= z {
+                prop_assert!(x >= z, "{} >= {} >= {}", a, b, c);
+            }
+        }
+    }
+}

@@ -5,8 +5,8 @@
 //!
 //! Parsing, as `parseEVR` does it: a run of leading digits followed by `:` is the epoch (absent:
 //! 0); the release is everything after the *last* `-`; the version is what remains. Anything
-//! else is accepted, as rpm accepts it: `a:1` has no epoch (its version is `a:1`) and
-//! `4.m+e1:1` neither. The empty string and an empty version part (`-1`, `1:`) are errors.
+//! else is accepted, as rpm accepts it: `a:1` has no epoch (its version is `a:1`), nor has
+//! `4.m+e1:1`, and `1:-2` has an empty version. Only the empty string is an error.
 //!
 //! `rpmvercmp`: each string is read as a sequence of segments — maximal runs of ASCII digits or
 //! of ASCII letters, plus the single characters `~` and `^` — and every other byte (including
@@ -103,9 +103,6 @@ fn split(text: &str) -> Result<Layout, &'static str> {
         Some(hyphen) => (version_start + hyphen, Some(version_start + hyphen + 1)),
         None => (bytes.len(), None),
     };
-    if version_end == version_start {
-        return Err("version part is empty");
-    }
     Ok(Layout {
         epoch_end,
         version: (version_start, version_end),
@@ -233,5 +230,146 @@ impl VersionOrder for RpmVersion {
         let x = split(a).map_err(|reason| error(a, reason))?;
         let y = split(b).map_err(|reason| error(b, reason))?;
         Ok(compare_parts(&x.parts(a), &y.parts(b)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(s: &str) -> RpmVersion {
+        match RpmVersion::parse(s) {
+            Ok(v) => v,
+            Err(e) => panic!("{s:?} should parse: {e}"),
+        }
+    }
+
+    #[test]
+    fn orders_like_rpmvercmp() {
+        use Ordering::{Equal, Greater, Less};
+        let cases = [
+            ("1.0", "1.0", Equal),
+            ("1.0", "1_0", Equal),
+            ("1.0", "1..0", Equal),
+            ("1.0001", "1.1", Equal),
+            ("1.0", "1.0.1", Less),
+            ("1.9", "1.10", Less),
+            ("1.0a", "1.0.1", Less),
+            ("1.0", "1.0a", Less),
+            ("1.a", "1.1", Less),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1~git", "1.0~rc1", Less),
+            ("1.0", "1.0^", Less),
+            ("1.0^git1", "1.0.1", Less),
+            ("1.0^git1", "1.0^git2", Less),
+            ("1.0^git1~pre", "1.0^git1", Less),
+            ("1.1.α", "1.1.β", Equal),
+            ("1.1.α", "1.1.a", Less),
+            ("A", "a", Less),
+            (
+                "99999999999999999999999",
+                "99999999999999999999998",
+                Greater,
+            ),
+            // Epochs: leading digits then `:`; missing is 0.
+            ("1:1.0", "2.0", Greater),
+            ("0:1.0", "1.0", Equal),
+            ("01:1.0", "1:1.0", Equal),
+            (":1.0", "0:1.0", Equal),
+            ("a:1", "b:1", Less),
+            ("1.m+e2:1", "4.m+e1:1", Less),
+            // Releases: after the last `-`; a missing release sorts first.
+            ("1.0-1", "1.0-2", Less),
+            ("1.0-1.el7", "1.0-1.el8", Less),
+            ("1.0", "1.0-0", Less),
+            ("1.0", "1.0-", Less),
+            ("1.0-", "1.0-0", Less),
+            ("1.0-1.", "1.0-1", Equal),
+            ("1-2-3", "1-2-4", Less),
+            ("1-3-1", "1-2-4", Greater),
+            ("1:-1", "0:-2", Greater),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(parse(a).cmp(&parse(b)), want, "{a} vs {b}");
+            assert_eq!(parse(b).cmp(&parse(a)), want.reverse(), "{b} vs {a}");
+            assert_eq!(RpmVersion::compare_str(a, b), Ok(want), "{a} vs {b} (str)");
+        }
+    }
+
+    #[test]
+    fn splits_epoch_version_release() {
+        let cases = [
+            ("1:2.0-3.el9", "1", "2.0", Some("3.el9")),
+            ("2.0", "", "2.0", None),
+            ("2.0-", "", "2.0", Some("")),
+            ("a:1-2", "", "a:1", Some("2")),
+            ("1-2-3", "", "1-2", Some("3")),
+            ("5:", "5", "", None),
+        ];
+        for (input, epoch, version, release) in cases {
+            let v = parse(input);
+            assert_eq!(
+                (v.epoch(), v.version(), v.release()),
+                (epoch, version, release)
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_empty_string_is_an_error() {
+        let err = RpmVersion::parse("").expect_err("empty");
+        assert_eq!(err.scheme, VersionScheme::Rpm);
+        assert!(RpmVersion::compare_str("", "1").is_err());
+    }
+
+    #[test]
+    fn compares_huge_numbers_exactly() {
+        let big = "9".repeat(10_000);
+        let bigger = format!("1{}", "0".repeat(10_000));
+        let padded = format!("{}{big}", "0".repeat(10_000));
+        let a = format!("1.{big}");
+        let b = format!("1.{bigger}");
+        assert_eq!(RpmVersion::compare_str(&a, &b), Ok(Ordering::Less));
+        assert_eq!(RpmVersion::compare_str(&b, &a), Ok(Ordering::Greater));
+        assert_eq!(RpmVersion::compare_str(&big, &padded), Ok(Ordering::Equal));
+    }
+
+    /// Collision-prone RPM versions: few distinct pieces, separators, `~`, `^`, non-ASCII.
+    fn version() -> impl Strategy<Value = String> {
+        let epoch = prop::sample::select(vec!["", "", "0:", "1:", "01:", ":"]);
+        let piece = prop::sample::select(vec![
+            "0", "1", "2", "10", "01", "a", "b", "Z", "rc", "~", "^", ".", "_", "+", "α", ":",
+        ]);
+        let part = prop::collection::vec(piece, 1..6).prop_map(|p| p.concat());
+        (epoch, part.clone(), prop::option::of(part)).prop_map(|(epoch, version, release)| {
+            match release {
+                Some(release) => format!("{epoch}{version}-{release}"),
+                None => format!("{epoch}{version}"),
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in any::<String>()) {
+            let parsed = RpmVersion::parse(&s);
+            prop_assert_eq!(parsed.is_ok(), !s.is_empty());
+            prop_assert_eq!(RpmVersion::compare_str(&s, &s).ok(), parsed.ok().map(|_| Ordering::Equal));
+        }
+
+        #[test]
+        fn order_is_total(a in version(), b in version(), c in version()) {
+            let (x, y, z) = (parse(&a), parse(&b), parse(&c));
+            prop_assert_eq!(x.cmp(&y), y.cmp(&x).reverse());
+            prop_assert_eq!(x == y, x.cmp(&y).is_eq());
+            prop_assert_eq!(RpmVersion::compare_str(&a, &b), Ok(x.cmp(&y)));
+            if x <= y && y <= z {
+                prop_assert!(x <= z, "{} <= {} <= {}", a, b, c);
+            }
+            if x >= y && y >= z {
+                prop_assert!(x >= z, "{} >= {} >= {}", a, b, c);
+            }
+        }
     }
 }
