@@ -20,6 +20,8 @@
 //! rpm skips the release comparison when either side has none, which is not a total order
 //! (`1` would equal both `1-1` and `1-2`); we sort a missing release before every release,
 //! `1 < 1-0 < 1-1`, as the conformance data (osv-scalibr) expects.
+//! Checked against rpm 4.18 (`rpm.vercmp`, and `rpm.ver` for EVRs that both have a release)
+//! on random pairs: same order everywhere.
 //!
 //! Cost: comparison is O(len(a) + len(b)) over borrowed bytes, no allocation; parsing copies
 //! the text once; [`VersionOrder::compare_str`] does not allocate.
