@@ -240,3 +240,129 @@ impl VersionOrder for GemVersion {
         Ok(cmp_text(validate(a)?, validate(b)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(input: &str) -> GemVersion {
+        match GemVersion::parse(input) {
+            Ok(version) => version,
+            Err(err) => panic!("{input:?} should parse: {err}"),
+        }
+    }
+
+    #[test]
+    fn orders_like_gem_version() {
+        use Ordering::{Equal, Greater, Less};
+        // Checked against RubyGems 3.3 (`Gem::Version#<=>`), except the lenient `1beta` row.
+        let cases = [
+            ("1.0", "1.0.0", Equal),
+            ("1.2.3", "1.2.3.0.0", Equal),
+            ("", "0", Equal),
+            (" 0.0 ", "0", Equal),
+            ("\u{0b}1\t", "1", Equal),
+            ("007", "7", Equal),
+            ("1.0.0.a.0", "1.a", Equal),
+            ("1.0.a.0.1", "1.a.0.1", Equal),
+            ("1.0a1", "1.0.a.1", Equal),
+            ("1.0-rc1", "1.0.pre.rc1", Equal),
+            ("1.0-1", "1.0", Less),
+            ("1.0-1", "1.0.a", Greater),
+            ("1--", "1.pre.pre", Equal),
+            ("1.A", "1.a", Less),
+            ("1.0.0.1", "1.0.0.1.a", Greater),
+            ("2.0.0.rc1", "2.0.0.pre", Greater),
+            ("1.0.b1", "1.0", Less),
+            ("1.0", "1.0.1", Less),
+            ("10.a", "9", Greater),
+            ("3.10", "3.9", Greater),
+            (
+                "99999999999999999999999",
+                "99999999999999999999998",
+                Greater,
+            ),
+            (
+                "1.99999999999999999999999",
+                "1.100000000000000000000000",
+                Less,
+            ),
+            ("1beta", "1", Less),
+            ("1beta", "1.beta", Equal),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(parse(a).cmp(&parse(b)), want, "{a:?} vs {b:?}");
+            assert_eq!(parse(b).cmp(&parse(a)), want.reverse(), "{b:?} vs {a:?}");
+            assert_eq!(GemVersion::compare_str(a, b), Ok(want), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_versions() {
+        for input in [
+            "v1.0",
+            "a1",
+            "1_0",
+            "1+b",
+            "1 2",
+            "1.0-x86_64",
+            "-1",
+            ".1",
+            "1.ü",
+        ] {
+            assert!(GemVersion::parse(input).is_err(), "{input:?}");
+            assert!(GemVersion::compare_str(input, "1").is_err(), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_input_is_bounded() {
+        let long = "9".repeat(10_000);
+        let longer = format!("1{}", "0".repeat(10_000));
+        assert_eq!(parse(&long).cmp(&parse(&longer)), Ordering::Less);
+        let zeros = format!("1{}.a", ".0".repeat(50_000));
+        assert_eq!(parse(&zeros).cmp(&parse("1.a")), Ordering::Equal);
+    }
+
+    /// Realistic, collision-prone versions, including RubyGems' `-` and lenient shapes.
+    fn version() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "(0|1|2|00|10)(\\.(0|1|2|00|a|b|A|rc|pre|0a|1b)){0,4}(-(a|1|0|rc|b)(\\.(0|1|a)){0,2})?",
+            1 => "[0-2][0-2a-cA.-]{0,6}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(input in any::<String>()) {
+            let _ = GemVersion::parse(&input);
+            let _ = GemVersion::compare_str(&input, "1.0");
+        }
+
+        #[test]
+        fn parse_accepts_generated_versions(input in version()) {
+            prop_assert!(GemVersion::parse(&input).is_ok());
+        }
+
+        #[test]
+        fn order_is_antisymmetric_and_consistent_with_eq(a in version(), b in version()) {
+            let (x, y) = (parse(&a), parse(&b));
+            prop_assert_eq!(x.cmp(&y), y.cmp(&x).reverse());
+            prop_assert_eq!(x == y, x.cmp(&y).is_eq());
+            prop_assert_eq!(GemVersion::compare_str(&a, &b), Ok(x.cmp(&y)));
+        }
+
+        #[test]
+        fn order_is_transitive(versions in proptest::collection::vec(version(), 3..10)) {
+            let parsed: Vec<GemVersion> = versions.iter().map(|v| parse(v)).collect();
+            for a in &parsed {
+                for b in parsed.iter().filter(|b| a <= *b) {
+                    for c in parsed.iter().filter(|c| b <= *c) {
+                        prop_assert!(a <= c, "{:?} <= {:?} <= {:?}", a, b, c);
+                    }
+                }
+            }
+        }
+    }
+}
