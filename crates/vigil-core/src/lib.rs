@@ -28,4 +28,5 @@ pub mod version;
 pub use component::{Component, Evidence};
 pub use ecosystem::{Ecosystem, EcosystemKind};
 pub use name::PackageName;
+pub use purl::Purl;
 pub use version::{Version, VersionError, VersionScheme};
