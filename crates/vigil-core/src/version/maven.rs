@@ -7,7 +7,7 @@
 //! - The string is cut into tokens at `.` and `-` and at every digit/non-digit transition; a
 //!   transition counts as a `-`. Each token remembers its separator (the first counts as `.`).
 //!   An empty token is the number `0`. Numbers compare by value (any length, leading zeros
-//!   ignored); everything else is a *qualifier*, compared ASCII case-insensitively.
+//!   ignored); everything else is a *qualifier*, compared case-insensitively.
 //! - Qualifier aliases: `cr` = `rc`; `ga` = `final` = `release` = `` (the release); `a`, `b`
 //!   and `m` directly followed by a digit are `alpha`, `beta` and `milestone`. Known qualifiers
 //!   order `alpha < beta < milestone < rc < snapshot < "" < sp`, and every other qualifier
@@ -20,8 +20,8 @@
 //!   `snapshot`) sorts below the end, a number, `sp` or an unknown qualifier above it, so
 //!   `1-alpha < 1 = 1.0 < 1-1 < 1.1` and `1.0.RC1 < 1`.
 //!
-//! **Deliberate deviation (total order).** The specification and every reference
-//! implementation (osv-scalibr, and Maven itself from 3.9 on) are not transitive: they give
+//! **Deliberate deviation (total order).** The specification, osv-scalibr and the Maven release
+//! that generated osv-scalibr's data are not transitive: they give
 //! `2.9.0.RC1 < 2.9 < 2.9-1` but `2.9-1 < 2.9.0.RC1`, because against a version that has ended
 //! the `0` is skipped while against `-1` it wins as a `.number`. A Rust `Ord` must be total (a
 //! non-total one can make `sort` panic), so the tokens are grouped into *steps*: a run of nulls
@@ -34,6 +34,11 @@
 //! choices go the same way: a `.ga`/`.final` inside a version is null (osv-scalibr puts it just
 //! below the end), and an unknown qualifier always sorts above the end (osv-scalibr compares it
 //! with the text `0`, which puts qualifiers such as `!x` below it).
+//!
+//! Why the specification and not Maven's code: `ComparableVersion` (nested lists, not the flat
+//! tokens above) has changed between releases, and Maven 3.8.7 disagrees with 19 of the
+//! conformance pairs (`1-1 = 1-ga-1`, `1.0.0-RC16 < 1.0.0.RC8-beta`, ...), while the
+//! specification as osv.dev evaluates it is what decides OSV's Maven ranges.
 //!
 //! Digits are ASCII digits only (as in osv-scalibr and Maven 4; Maven 3 also took other Unicode
 //! digits).
@@ -129,14 +134,16 @@ impl Token {
 }
 
 fn compare_tokens(a_src: &str, a: Token, b_src: &str, b: Token) -> Ordering {
-    a.class().cmp(&b.class()).then_with(|| match (a.kind, b.kind) {
-        (Kind::Number, Kind::Number) => {
-            let (x, y) = (a.text(a_src), b.text(b_src));
-            x.len().cmp(&y.len()).then_with(|| x.cmp(y))
-        }
-        (Kind::Unknown, Kind::Unknown) => compare_lowercase(a.text(a_src), b.text(b_src)),
-        (x, y) => qualifier_rank(x).cmp(&qualifier_rank(y)),
-    })
+    a.class()
+        .cmp(&b.class())
+        .then_with(|| match (a.kind, b.kind) {
+            (Kind::Number, Kind::Number) => {
+                let (x, y) = (a.text(a_src), b.text(b_src));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            (Kind::Unknown, Kind::Unknown) => compare_lowercase(a.text(a_src), b.text(b_src)),
+            (x, y) => qualifier_rank(x).cmp(&qualifier_rank(y)),
+        })
 }
 
 fn qualifier_rank(kind: Kind) -> u8 {
@@ -175,7 +182,10 @@ fn classify(run: &str, followed_by_digit: bool) -> Kind {
     ];
     // Only ASCII lower-cases to these words (the one non-ASCII letter that lower-cases to
     // ASCII, the Kelvin sign, becomes `k`, which none of them contains).
-    if let Some(&(_, rank)) = WORDS.iter().find(|(word, _)| run.eq_ignore_ascii_case(word)) {
+    if let Some(&(_, rank)) = WORDS
+        .iter()
+        .find(|(word, _)| run.eq_ignore_ascii_case(word))
+    {
         return Kind::Known(rank);
     }
     if followed_by_digit {
@@ -190,6 +200,10 @@ fn classify(run: &str, followed_by_digit: bool) -> Kind {
 }
 
 /// A token list on the stack while short, on the heap when long.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline buffer is the point: common versions compare without allocating"
+)]
 enum Tokens {
     Inline {
         buf: [Token; INLINE_TOKENS],
@@ -464,7 +478,11 @@ mod tests {
             ("1-abc", "1-abd", Less),
             ("6.1.0rc3", "6.1H.5-beta", Less),
             ("20190126.230843", "1234567890.12345", Less),
-            ("123456789012345.1H.5-beta", "12345678901234567890.1H.5-beta", Less),
+            (
+                "123456789012345.1H.5-beta",
+                "12345678901234567890.1H.5-beta",
+                Less,
+            ),
             ("1-É", "1-é", Equal),
             // Deliberate deviation (see the module doc): osv-scalibr says Less for these.
             ("2.9.0-1", "2.9.0.RC1", Greater),
@@ -473,7 +491,11 @@ mod tests {
         for (a, b, want) in cases {
             assert_eq!(v(a).cmp(&v(b)), want, "{a} vs {b}");
             assert_eq!(v(b).cmp(&v(a)), want.reverse(), "{b} vs {a}");
-            assert_eq!(MavenVersion::compare_str(a, b), Ok(want), "{a} vs {b} (str)");
+            assert_eq!(
+                MavenVersion::compare_str(a, b),
+                Ok(want),
+                "{a} vs {b} (str)"
+            );
         }
     }
 
@@ -481,7 +503,10 @@ mod tests {
     fn long_versions_spill_to_the_heap() {
         let long = "1.".repeat(200) + "alpha";
         let longer = "1.".repeat(200) + "beta";
-        assert_eq!(MavenVersion::compare_str(&long, &longer), Ok(Ordering::Less));
+        assert_eq!(
+            MavenVersion::compare_str(&long, &longer),
+            Ok(Ordering::Less)
+        );
         assert_eq!(v(&long).cmp(&v(&longer)), Ordering::Less);
         let digits = "9".repeat(10_000);
         assert_eq!(
@@ -502,11 +527,12 @@ mod tests {
         ];
         let sep = prop::sample::select(vec![".", "-", ""]);
         (part.clone(), prop::collection::vec((sep, part), 0..6)).prop_map(|(first, rest)| {
-            rest.into_iter().fold(first.to_string(), |mut s, (sep, part)| {
-                s.push_str(sep);
-                s.push_str(part);
-                s
-            })
+            rest.into_iter()
+                .fold(first.to_string(), |mut s, (sep, part)| {
+                    s.push_str(sep);
+                    s.push_str(part);
+                    s
+                })
         })
     }
 

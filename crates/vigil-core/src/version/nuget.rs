@@ -107,16 +107,14 @@ fn parse_layout(input: &str) -> Result<Layout, VersionError> {
         return Err(error(input, "missing version number"));
     }
     let mut numbers = [(0, 0); 4];
-    let mut count = 0;
-    for part in core.split('.') {
+    for (index, part) in core.split('.').enumerate() {
         let slot = numbers
-            .get_mut(count)
+            .get_mut(index)
             .ok_or_else(|| error(input, "more than four numeric parts"))?;
         if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
             return Err(error(input, "a numeric part is not a number"));
         }
         *slot = range(input, part.trim_start_matches('0'));
-        count += 1;
     }
     if let Some(labels) = labels
         && !labels.split('.').all(is_valid_label)
@@ -140,9 +138,8 @@ fn is_valid_metadata(part: &str) -> bool {
 
 /// A release label: `[0-9A-Za-z-]+`, and no leading zero on a label of only digits.
 fn is_valid_label(part: &str) -> bool {
-    let leading_zero = part.len() > 1
-        && part.starts_with('0')
-        && part.bytes().all(|c| c.is_ascii_digit());
+    let leading_zero =
+        part.len() > 1 && part.starts_with('0') && part.bytes().all(|c| c.is_ascii_digit());
     is_valid_metadata(part) && !leading_zero
 }
 
@@ -290,27 +287,67 @@ mod tests {
             ("1.0.0.1-alpha", "1.0.0.1-pre", Less),
             ("1.0.0-pre", "1.0.0.1-alpha", Less),
             ("0.9.9.1", "1.0.0", Less),
-            ("999999999999999999999999999991", "999999999999999999999999999999", Less),
+            (
+                "999999999999999999999999999991",
+                "999999999999999999999999999999",
+                Less,
+            ),
         ];
         for (a, b, want) in cases {
             assert_eq!(v(a).cmp(&v(b)), want, "{a} vs {b}");
             assert_eq!(v(b).cmp(&v(a)), want.reverse(), "{b} vs {a}");
-            assert_eq!(NuGetVersion::compare_str(a, b), Ok(want), "{a} vs {b} (str)");
+            assert_eq!(
+                NuGetVersion::compare_str(a, b),
+                Ok(want),
+                "{a} vs {b} (str)"
+            );
         }
     }
 
     #[test]
     fn rejects_what_nuget_rejects() {
         for bad in [
-            "", " ", "v", "a", "1.", ".1", "1..2", "1.2.3.4.5", "1.0.0-", "1.0.0+", "1.0.0-+x",
-            "1.0.0-beta+", "1.0.0-beta..1", "1.0.0-01", "1.0.0-be_ta", "1.0.0+me_ta",
-            "1.0.0-é", "-1.0", "+1.0", "1.0a", "1,0", "1.0.0 -beta",
+            "",
+            " ",
+            "v",
+            "a",
+            "1.",
+            ".1",
+            "1..2",
+            "1.2.3.4.5",
+            "1.0.0-",
+            "1.0.0+",
+            "1.0.0-+x",
+            "1.0.0-beta+",
+            "1.0.0-beta..1",
+            "1.0.0-01",
+            "1.0.0-be_ta",
+            "1.0.0+me_ta",
+            "1.0.0-é",
+            "-1.0",
+            "+1.0",
+            "1.0a",
+            "1,0",
+            "1.0.0 -beta",
         ] {
-            assert!(NuGetVersion::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                NuGetVersion::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
             assert!(NuGetVersion::compare_str(bad, "1.0").is_err(), "{bad:?}");
         }
-        for good in ["1.0.0-0", "1.0.0-0a", "1.0.0-00a", "1.0.0+001", "1.0.0-a+b-c.d", "01.02"] {
-            assert!(NuGetVersion::parse(good).is_ok(), "{good:?} should be accepted");
+        for good in [
+            "1.0.0-0",
+            "1.0.0-0a",
+            "1.0.0-00a",
+            "1.0.0+001",
+            "1.0.0-a+b-c.d",
+            "01.02",
+        ] {
+            assert!(
+                NuGetVersion::parse(good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
     }
 
@@ -318,7 +355,17 @@ mod tests {
     fn version() -> impl Strategy<Value = String> {
         let number = prop::sample::select(vec!["0", "1", "2", "10", "01"]);
         let label = prop::sample::select(vec![
-            "alpha", "ALPHA", "beta", "rc", "1", "2", "10", "0", "-1", "a-b", "2147483648",
+            "alpha",
+            "ALPHA",
+            "beta",
+            "rc",
+            "1",
+            "2",
+            "10",
+            "0",
+            "-1",
+            "a-b",
+            "2147483648",
         ]);
         (
             prop::collection::vec(number, 1..=4),

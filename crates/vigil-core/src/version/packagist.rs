@@ -12,8 +12,9 @@
 //!   an empty field is an empty component.
 //! - A component of digits is a number, compared by value (any length). Any other component is
 //!   a *special form*, weighed by its prefix, case-sensitively: `dev` 0 < `alpha` = `a` 1 <
-//!   `beta` = `b` 2 < `RC` = `rc` 3 < `#` 4 < `pl` = `p` 5, anything else -1. A number against
-//!   a special form weighs as `#`.
+//!   `beta` = `b` 2 < `RC` = `rc` 3 < `#` 4 < `pl` = `p` 5, anything else -1 (as in PHP;
+//!   osv-scalibr gives it 0, like `dev`, and its data does not tell the two apart). A number
+//!   against a special form weighs as `#`.
 //! - Components compare in order. When one version runs out, the other is greater if its next
 //!   component is a number; otherwise its rest is weighed against `#` (so `1.0 < 1.0.0`,
 //!   `1.0 < 1.0pl1`, `1.0rc1 < 1.0`).
@@ -78,9 +79,7 @@ impl PackagistVersion {
 /// The part of `input` that is compared.
 fn body(input: &str) -> &str {
     let trimmed = input.trim();
-    trimmed
-        .strip_prefix(['v', 'V'])
-        .unwrap_or(trimmed)
+    trimmed.strip_prefix(['v', 'V']).unwrap_or(trimmed)
 }
 
 /// A canonical component's place in the order: weights below `#`, then the end of a version
@@ -315,12 +314,20 @@ mod tests {
             ("", "foo", Less),
             ("v", "", Equal),
             (" 1.0 ", "1.0", Equal),
-            ("999999999999999999999999999991", "999999999999999999999999999999", Less),
+            (
+                "999999999999999999999999999991",
+                "999999999999999999999999999999",
+                Less,
+            ),
         ];
         for (a, b, want) in cases {
             assert_eq!(v(a).cmp(&v(b)), want, "{a} vs {b}");
             assert_eq!(v(b).cmp(&v(a)), want.reverse(), "{b} vs {a}");
-            assert_eq!(PackagistVersion::compare_str(a, b), Ok(want), "{a} vs {b} (str)");
+            assert_eq!(
+                PackagistVersion::compare_str(a, b),
+                Ok(want),
+                "{a} vs {b} (str)"
+            );
         }
     }
 
