@@ -6,7 +6,7 @@
 //! - `MAJOR[.MINOR[.PATCH[.REVISION]]][-LABEL(.LABEL)*][+METADATA]`: one to four numeric parts
 //!   (the legacy four-part form included); missing parts are `0`, so `1.0 = 1.0.0 = 1.0.0.0`;
 //!   leading zeros are allowed and ignored (`1.01 = 1.1`). Surrounding whitespace is trimmed.
-//! - Release labels are `[0-9A-Za-z-]+`, a purely numeric label without leading zeros. A version
+//! - Release labels are `[0-9A-Za-z-]+`, and one of only digits has no leading zero. A version
 //!   with labels sorts before the same version without. Labels compare one by one: two numeric
 //!   labels by value, a numeric label before an alphanumeric one, two alphanumeric labels
 //!   ordinally ignoring ASCII case (`BETA = beta`); fewer labels sort first when all shared ones
