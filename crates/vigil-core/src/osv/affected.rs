@@ -52,6 +52,21 @@ impl<'a> QueryVersion<'a> {
         }
     }
 
+    /// Seeds the cache with a parse done elsewhere — the matcher parses a component's version
+    /// once and reuses it — unless that scheme was already parsed here. The result's scheme
+    /// (of the version, or of the error) picks the slot.
+    pub fn with_parsed(self, parsed: Result<Version, VersionError>) -> QueryVersion<'a> {
+        let scheme = match &parsed {
+            Ok(version) => version.scheme(),
+            Err(error) => error.scheme,
+        };
+        if let Some(cell) = self.parsed.get(scheme as usize) {
+            // Already parsed: the cached value came from the same input, keep it.
+            let _ = cell.set(parsed);
+        }
+        self
+    }
+
     /// The version string as given.
     pub fn as_str(&self) -> &'a str {
         self.raw
@@ -616,7 +631,8 @@ mod tests {
         let cmp = |a: &str, b: &str| scheme.compare(a, b).unwrap_or(Ordering::Equal);
         let limits: Vec<&str> = events
             .iter()
-            .filter_map(|e| matches!(e, Event::Limit(_)).then(|| e.version()))
+            .filter(|e| matches!(e, Event::Limit(_)))
+            .map(Event::version)
             .collect();
         if !limits.is_empty() && !limits.iter().any(|l| l.contains('*') || cmp(v, l).is_lt()) {
             return false;

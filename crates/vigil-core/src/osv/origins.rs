@@ -26,6 +26,8 @@
 //! - a range or version no origin contributed (hand-edited): kept;
 //! - an origin without `source` or `id`, or a `modified_time` that is not RFC 3339, or two
 //!   imports with the same time: not superseded;
+//! - a listed version that the remaining ranges still cover: kept (removing it would change
+//!   no verdict, and an exact listing does not depend on the version ordering);
 //! - a refinement that would leave the entry with no ranges and no versions: not applied.
 //!
 //! Pure function of the record; no I/O, no clock. Cost: O(o² · (r + v)) for o origins and r
@@ -35,7 +37,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{OsvRecord, Range, null_as_default};
+use super::affected::QueryVersion;
+use super::record::{Affected, OsvRecord, Range, null_as_default};
 
 /// The `database_specific` key ossf/malicious-packages keeps its origins under.
 pub const ORIGINS_KEY: &str = "malicious-packages-origins";
@@ -97,6 +100,16 @@ pub enum SupersededItem {
         /// The version.
         version: String,
     },
+}
+
+impl SupersededItem {
+    fn is_range(&self, i: usize) -> bool {
+        matches!(self, SupersededItem::Range { index, .. } if *index == i)
+    }
+
+    fn is_version(&self, i: usize) -> bool {
+        matches!(self, SupersededItem::Version { index, .. } if *index == i)
+    }
 }
 
 /// Why an item is considered superseded: who contributed it, and who replaced each of them.
@@ -165,6 +178,23 @@ impl OsvRecord {
                 });
             }
         }
+        // A listed version the remaining ranges still cover stays listed: removing it would
+        // change no verdict, and an exact listing does not depend on the version ordering.
+        let remaining = Affected {
+            ranges: (0..affected.ranges.len())
+                .filter(|&i| !found.iter().any(|e| e.item.is_range(i)))
+                .filter_map(|i| affected.ranges.get(i).cloned())
+                .collect(),
+            versions: Vec::new(),
+            ..affected.clone()
+        }
+        .compile();
+        found.retain(|e| match &e.item {
+            SupersededItem::Version { version, .. } => {
+                !remaining.is_affected(&QueryVersion::new(version))
+            }
+            SupersededItem::Range { .. } => true,
+        });
         let removes_everything = found.len() == affected.ranges.len() + affected.versions.len();
         if removes_everything {
             return Vec::new();
@@ -186,16 +216,14 @@ impl OsvRecord {
                 continue;
             };
             let drop_range = |i: usize| {
-                found.iter().any(|e| {
-                    e.affected == affected_index
-                        && matches!(e.item, SupersededItem::Range { index, .. } if index == i)
-                })
+                found
+                    .iter()
+                    .any(|e| e.affected == affected_index && e.item.is_range(i))
             };
             let drop_version = |i: usize| {
-                found.iter().any(|e| {
-                    e.affected == affected_index
-                        && matches!(e.item, SupersededItem::Version { index, .. } if index == i)
-                })
+                found
+                    .iter()
+                    .any(|e| e.affected == affected_index && e.item.is_version(i))
             };
             affected.ranges = std::mem::take(&mut affected.ranges)
                 .into_iter()
