@@ -3,8 +3,8 @@
 //! property tests.
 //!
 //! Data outside the crate is read from `VIGIL_SHARED_DIR` (default: the `shared/` folder beside
-//! the checkout); when it is absent the tests print `SKIPPED: …` and pass, except in CI
-//! (`CI` set), where missing data is a failure.
+//! the checkout); when it is absent the tests print `SKIPPED: …` and pass, (`VIGIL_REQUIRE_SHARED=1` makes
+//! missing data a failure).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -23,17 +23,7 @@ use vigil_core::version::VersionScheme;
 // helpers
 
 fn shared_dir(needed: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join(needed).exists() {
-        Some(dir)
-    } else {
-        let msg = format!("SKIPPED: no {needed} under {}", dir.display());
-        assert!(std::env::var_os("CI").is_none(), "{msg} (required in CI)");
-        eprintln!("{msg}");
-        None
-    }
+    vigil_testkit::shared_path(needed, "OSV evaluation").map(|_| vigil_testkit::shared_dir())
 }
 
 fn parse(json: &str) -> OsvRecord {

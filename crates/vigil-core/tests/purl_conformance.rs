@@ -18,7 +18,7 @@
 //!
 //! The data is read from the `shared/` folder beside the project checkout (override with
 //! `VIGIL_SHARED_DIR`); when it is absent the test says so and passes, so a bare clone still
-//! builds green. In CI (`CI=true`) a missing folder is a failure: CI must test for real.
+//! builds green (`VIGIL_REQUIRE_SHARED=1` makes a missing folder a failure).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,17 +28,8 @@ use vigil_core::Purl;
 use vigil_core::purl::{CaseRule, PurlBuilder, REGISTERED_TYPES, Requirement, type_definition};
 
 fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("conformance/purl").is_dir() {
-        Some(dir)
-    } else {
-        let msg = format!("SKIPPED: no purl conformance data at {}", dir.display());
-        assert!(std::env::var_os("CI").is_none(), "{msg} (required in CI)");
-        eprintln!("{msg}");
-        None
-    }
+    vigil_testkit::shared_path("conformance/purl", "purl conformance")
+        .map(|_| vigil_testkit::shared_dir())
 }
 
 /// `required` tests that contradict other `required` tests or the standard; for these the

@@ -3,7 +3,7 @@
 //!
 //! The data is read from the `shared/` folder beside the project checkout (override with
 //! `VIGIL_SHARED_DIR`); when it is absent the test says so and passes, so a bare clone still
-//! builds green. In CI (`CI=true`) a missing folder is a failure: CI must test for real.
+//! builds green (`VIGIL_REQUIRE_SHARED=1` makes a missing folder a failure).
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -11,17 +11,8 @@ use std::path::PathBuf;
 use vigil_core::VersionScheme;
 
 fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("conformance/versions").is_dir() {
-        Some(dir)
-    } else {
-        let msg = format!("SKIPPED: no conformance data at {}", dir.display());
-        assert!(std::env::var_os("CI").is_none(), "{msg} (required in CI)");
-        eprintln!("{msg}");
-        None
-    }
+    vigil_testkit::shared_path("conformance/versions", "version conformance")
+        .map(|_| vigil_testkit::shared_dir())
 }
 
 /// Which schemes each file is written for (osv-scalibr's `semantic/compare_test.go`).
