@@ -1,0 +1,33 @@
+//! # vigil-runtime
+//!
+//! What is *running*: the processes on this host and in its containers, who they are, what
+//! they listen on, and which packages they have actually loaded. A package on disk is a risk;
+//! a package loaded into a running process is an incident — this crate tells the two apart.
+//!
+//! What lives here:
+//! - [`procfs`]: [`ProcfsRoot`], the one door to `/proc` (live, `/host/proc`, or a fixture);
+//! - [`discovery`] and [`process`]: one sweep over every process — pid, start time, exe,
+//!   command line, cwd, user, [`RuntimeKind`], namespaces — degrading with a single line when
+//!   not root or under `hidepid`;
+//! - [`kind`]: which language runtime a process is;
+//! - [`users`]: uid → name from the process's own `/etc/passwd`.
+//!
+//! What does **not** live here: reading package databases and lockfiles on disk (that is
+//! `vigil-inventory`), matching against advisories (`vigil-intel`), storing or reporting.
+//!
+//! Safety: everything is read-only. No ptrace, no signals, no writes under `/proc`. Processes
+//! vanishing mid-read are normal and never errors.
+
+pub mod discovery;
+pub mod error;
+pub mod kind;
+pub mod process;
+pub mod procfs;
+pub mod users;
+
+pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
+pub use error::{RuntimeError, Unreadable};
+pub use kind::RuntimeKind;
+pub use process::{CommandLine, Namespaces, Process};
+pub use procfs::{Pid, ProcfsRoot};
+pub use users::UserTable;
