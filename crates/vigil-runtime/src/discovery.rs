@@ -15,6 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::container::ContainerIdentity;
 use crate::error::{RuntimeError, Unreadable};
 use crate::kind::{RuntimeKind, has_go_buildinfo};
 use crate::process::{CommandLine, Namespaces, Process, Stat, parse_ns_link, parse_status_uids};
@@ -163,10 +164,13 @@ impl Discovery {
                 .map(|(_, euid)| euid),
             ..Sweep::default()
         };
-        let mut users: HashMap<Option<u64>, Option<Arc<UserTable>>> = HashMap::new();
+        let mut ns = NamespaceCaches {
+            host_mnt: self.host_mount_namespace(),
+            ..NamespaceCaches::default()
+        };
         let previous_go = std::mem::take(&mut self.go_binaries);
         for pid in pids {
-            match self.read_process(pid, &mut users, &previous_go) {
+            match self.read_process(pid, &mut ns, &previous_go) {
                 Ok(Read::Found(p)) => {
                     if p.restricted {
                         sweep.restricted += 1;
@@ -187,7 +191,11 @@ impl Discovery {
     /// excluded).
     pub fn process(&mut self, pid: Pid) -> Result<Option<Process>, RuntimeError> {
         let previous_go = std::mem::take(&mut self.go_binaries);
-        let read = self.read_process(pid, &mut HashMap::new(), &previous_go);
+        let mut ns = NamespaceCaches {
+            host_mnt: self.host_mount_namespace(),
+            ..NamespaceCaches::default()
+        };
+        let read = self.read_process(pid, &mut ns, &previous_go);
         // A single read must not drop the whole cache: merge back what it did not replace.
         for (k, v) in previous_go {
             self.go_binaries.entry(k).or_insert(v);
@@ -201,7 +209,7 @@ impl Discovery {
     fn read_process(
         &mut self,
         pid: Pid,
-        users: &mut HashMap<Option<u64>, Option<Arc<UserTable>>>,
+        ns: &mut NamespaceCaches,
         previous_go: &HashMap<(u64, u64), bool>,
     ) -> Result<Read, RuntimeError> {
         let procfs = &self.procfs;
@@ -263,7 +271,7 @@ impl Discovery {
         let kind = self.classify(pid, exe.as_deref(), &cmdline, &stat.comm, previous_go);
 
         let user = uids.and_then(|(_, euid)| {
-            let table = users.entry(namespaces.mnt).or_insert_with(|| {
+            let table = ns.users.entry(namespaces.mnt).or_insert_with(|| {
                 self.procfs
                     .read(pid, "root/etc/passwd")
                     .ok()
@@ -271,6 +279,8 @@ impl Discovery {
             });
             table.as_ref()?.name(euid).map(str::to_string)
         });
+
+        let container = self.container_identity(pid, namespaces.mnt, ns);
 
         Ok(Read::Found(Box::new(Process {
             pid,
@@ -286,8 +296,50 @@ impl Discovery {
             user,
             kind,
             namespaces,
+            container,
             restricted: field.restricted,
         })))
+    }
+
+    /// The mount namespace of pid 1 (the host's, when the procfs is the host's), or ours.
+    fn host_mount_namespace(&self) -> Option<u64> {
+        [1, std::process::id()].into_iter().find_map(|pid| {
+            self.procfs
+                .readlink(pid, "ns/mnt")
+                .ok()
+                .and_then(|t| parse_ns_link(&t))
+        })
+    }
+
+    /// Container identity from the cgroup file, falling back to mountinfo (once per mount
+    /// namespace) for processes outside the host's mount namespace whose cgroup is opaque.
+    fn container_identity(
+        &self,
+        pid: Pid,
+        mnt: Option<u64>,
+        ns: &mut NamespaceCaches,
+    ) -> Option<ContainerIdentity> {
+        let from_cgroup = self
+            .procfs
+            .read(pid, "cgroup")
+            .ok()
+            .and_then(|b| ContainerIdentity::from_cgroup(&String::from_utf8_lossy(&b)));
+        if from_cgroup.is_some() {
+            return from_cgroup;
+        }
+        let mnt = mnt?;
+        if ns.host_mnt == Some(mnt) {
+            return None;
+        }
+        ns.mountinfo
+            .entry(mnt)
+            .or_insert_with(|| {
+                self.procfs
+                    .read(pid, "mountinfo")
+                    .ok()
+                    .and_then(|b| ContainerIdentity::from_mountinfo(&String::from_utf8_lossy(&b)))
+            })
+            .clone()
     }
 
     fn classify(
@@ -330,6 +382,15 @@ impl Discovery {
             RuntimeKind::Native
         }
     }
+}
+
+/// Per-sweep caches keyed by mount namespace: what is read once per container, not once per
+/// process.
+#[derive(Default)]
+struct NamespaceCaches {
+    host_mnt: Option<u64>,
+    users: HashMap<Option<u64>, Option<Arc<UserTable>>>,
+    mountinfo: HashMap<u64, Option<ContainerIdentity>>,
 }
 
 /// Turns per-field reads into `Option`s, remembering denials and disappearances; an

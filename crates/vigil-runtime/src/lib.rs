@@ -9,6 +9,8 @@
 //! - [`discovery`] and [`process`]: one sweep over every process — pid, start time, exe,
 //!   command line, cwd, user, [`RuntimeKind`], namespaces — degrading with a single line when
 //!   not root or under `hidepid`;
+//! - [`container`]: container and Kubernetes pod identity from `/proc/PID/cgroup`, with
+//!   `mountinfo` as the fallback under a private cgroup namespace;
 //! - [`kind`]: which language runtime a process is;
 //! - [`users`]: uid → name from the process's own `/etc/passwd`.
 //!
@@ -18,6 +20,7 @@
 //! Safety: everything is read-only. No ptrace, no signals, no writes under `/proc`. Processes
 //! vanishing mid-read are normal and never errors.
 
+pub mod container;
 pub mod discovery;
 pub mod error;
 pub mod kind;
@@ -25,6 +28,7 @@ pub mod process;
 pub mod procfs;
 pub mod users;
 
+pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIdentity, QosClass};
 pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
 pub use error::{RuntimeError, Unreadable};
 pub use kind::RuntimeKind;

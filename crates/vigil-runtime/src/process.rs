@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Serialize, Serializer};
 
+use crate::container::ContainerIdentity;
 use crate::kind::RuntimeKind;
 use crate::procfs::Pid;
 
@@ -43,6 +44,8 @@ pub struct Process {
     pub kind: RuntimeKind,
     /// Namespace inode numbers.
     pub namespaces: Namespaces,
+    /// The container the process runs in, when it runs in one.
+    pub container: Option<ContainerIdentity>,
     /// Some fields could not be read (permission denied); they are `None`/empty.
     pub restricted: bool,
 }

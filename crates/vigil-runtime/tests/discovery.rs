@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use vigil_runtime::{Discovery, DiscoveryOptions, ProcfsRoot, RuntimeKind};
+use vigil_runtime::{
+    ContainerRuntime, Discovery, DiscoveryOptions, IdentitySource, ProcfsRoot, QosClass,
+    RuntimeKind,
+};
 
 fn fixture_proc() -> ProcfsRoot {
     ProcfsRoot::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc"))
@@ -15,7 +18,7 @@ fn fixture_sweep_reads_every_process() {
     assert!(sweep.errors.is_empty(), "{:?}", sweep.errors);
     // pid 2 is a kernel thread (excluded), 7000 vanished before it could be read.
     let pids: Vec<u32> = sweep.processes.iter().map(|p| p.pid).collect();
-    assert_eq!(pids, [1, 4242, 5151, 6000]);
+    assert_eq!(pids, [1, 4242, 5151, 5300, 6000]);
     assert_eq!(sweep.vanished, 1);
     assert!(sweep.degradation().is_none());
 
@@ -115,6 +118,34 @@ fn fixture_sweep_reads_every_process() {
         assert_eq!(p.namespaces.net, Some(4026531832), "{ctx}");
         assert!(!p.restricted, "{ctx}");
     }
+
+    // Container identity: from cgroup for 5151 and 6000, from mountinfo for 5300 (private
+    // cgroup namespace), none for host processes.
+    let ids: Vec<(
+        u32,
+        Option<(ContainerRuntime, IdentitySource, Option<QosClass>)>,
+    )> = sweep
+        .processes
+        .iter()
+        .map(|p| {
+            let c = p
+                .container
+                .as_ref()
+                .map(|c| (c.runtime, c.source, c.pod.as_ref().and_then(|pod| pod.qos)));
+            (p.pid, c)
+        })
+        .collect();
+    use vigil_runtime::{ContainerRuntime as R, IdentitySource as S, QosClass as Q};
+    assert_eq!(
+        ids,
+        [
+            (1, None),
+            (4242, None),
+            (5151, Some((R::CriO, S::Cgroup, Some(Q::Burstable)))),
+            (5300, Some((R::Docker, S::Mountinfo, None))),
+            (6000, Some((R::Docker, S::Cgroup, None))),
+        ]
+    );
 }
 
 #[test]
