@@ -2,6 +2,8 @@
 //! layouts (tests/fixtures/cgroup, tests/fixtures/mountinfo). Every fixture file must appear
 //! in a table here, so a new layout cannot be added without saying what it should yield.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed fixture read should fail loudly
+
 use std::collections::BTreeSet;
 use std::path::Path;
 

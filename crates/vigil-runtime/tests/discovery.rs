@@ -1,5 +1,7 @@
 //! Process discovery against a recorded `/proc` tree and against the live one.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed fixture read should fail loudly
+
 use std::path::Path;
 
 use vigil_runtime::{
@@ -121,10 +123,8 @@ fn fixture_sweep_reads_every_process() {
 
     // Container identity: from cgroup for 5151 and 6000, from mountinfo for 5300 (private
     // cgroup namespace), none for host processes.
-    let ids: Vec<(
-        u32,
-        Option<(ContainerRuntime, IdentitySource, Option<QosClass>)>,
-    )> = sweep
+    type Identity = (ContainerRuntime, IdentitySource, Option<QosClass>);
+    let ids: Vec<(u32, Option<Identity>)> = sweep
         .processes
         .iter()
         .map(|p| {
