@@ -20,13 +20,25 @@ use crate::error::{RuntimeError, Unreadable};
 use crate::kind::{RuntimeKind, has_go_buildinfo};
 use crate::process::{CommandLine, Namespaces, Process, Stat, parse_ns_link, parse_status_uids};
 use crate::procfs::{Pid, ProcfsRoot, strip_deleted};
+use crate::sockets::{SocketTable, socket_inodes};
 use crate::users::UserTable;
 
 /// What a sweep includes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DiscoveryOptions {
     /// Also list kernel threads (no executable, no packages; off by default).
     pub include_kernel_threads: bool,
+    /// Join TCP sockets to processes (one readlink per open fd; on by default).
+    pub sockets: bool,
+}
+
+impl Default for DiscoveryOptions {
+    fn default() -> Self {
+        DiscoveryOptions {
+            include_kernel_threads: false,
+            sockets: true,
+        }
+    }
 }
 
 /// Reads processes from a [`ProcfsRoot`], keeping small caches across sweeps.
@@ -183,6 +195,9 @@ impl Discovery {
                 Err(e) => sweep.errors.push(e),
             }
         }
+        if self.options.sockets {
+            self.join_sockets(&mut sweep.processes);
+        }
         sweep.elapsed = started.elapsed();
         Ok(sweep)
     }
@@ -201,7 +216,14 @@ impl Discovery {
             self.go_binaries.entry(k).or_insert(v);
         }
         match read? {
-            Read::Found(p) => Ok(Some(*p)),
+            Read::Found(p) => {
+                let mut one = [*p];
+                if self.options.sockets {
+                    self.join_sockets(&mut one);
+                }
+                let [p] = one;
+                Ok(Some(p))
+            }
             Read::Vanished | Read::KernelThread | Read::Hidden => Ok(None),
         }
     }
@@ -297,8 +319,39 @@ impl Discovery {
             kind,
             namespaces,
             container,
+            sockets: Vec::new(),
             restricted: field.restricted,
         })))
+    }
+
+    /// Fills [`Process::sockets`]: each process's socket inodes looked up in the TCP tables
+    /// of its network namespace, read once per namespace.
+    fn join_sockets(&self, processes: &mut [Process]) {
+        let mut tables: HashMap<u64, Option<SocketTable>> = HashMap::new();
+        for p in processes {
+            let Ok(inodes) = socket_inodes(&self.procfs, p.pid) else {
+                continue;
+            };
+            if inodes.is_empty() {
+                continue;
+            }
+            let own;
+            let table = match p.namespaces.net {
+                Some(net) => tables
+                    .entry(net)
+                    .or_insert_with(|| SocketTable::read(&self.procfs, p.pid).ok())
+                    .as_ref(),
+                None => {
+                    own = SocketTable::read(&self.procfs, p.pid).ok();
+                    own.as_ref()
+                }
+            };
+            let Some(table) = table else { continue };
+            p.sockets = inodes
+                .iter()
+                .filter_map(|inode| table.get(*inode).cloned())
+                .collect();
+        }
     }
 
     /// The mount namespace of pid 1 (the host's, when the procfs is the host's), or ours.

@@ -11,6 +11,7 @@
 //!   not root or under `hidepid`;
 //! - [`container`]: container and Kubernetes pod identity from `/proc/PID/cgroup`, with
 //!   `mountinfo` as the fallback under a private cgroup namespace;
+//! - [`sockets`]: listening and connected TCP sockets, joined to processes by socket inode;
 //! - [`kind`]: which language runtime a process is;
 //! - [`users`]: uid → name from the process's own `/etc/passwd`.
 //!
@@ -26,6 +27,7 @@ pub mod error;
 pub mod kind;
 pub mod process;
 pub mod procfs;
+pub mod sockets;
 pub mod users;
 
 pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIdentity, QosClass};
@@ -34,4 +36,5 @@ pub use error::{RuntimeError, Unreadable};
 pub use kind::RuntimeKind;
 pub use process::{CommandLine, Namespaces, Process};
 pub use procfs::{Pid, ProcfsRoot};
+pub use sockets::{Protocol, Socket, SocketTable, TcpState};
 pub use users::UserTable;

@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 use crate::container::ContainerIdentity;
 use crate::kind::RuntimeKind;
 use crate::procfs::Pid;
+use crate::sockets::Socket;
 
 /// A running process.
 #[derive(Clone, Debug, Serialize)]
@@ -46,6 +47,9 @@ pub struct Process {
     pub namespaces: Namespaces,
     /// The container the process runs in, when it runs in one.
     pub container: Option<ContainerIdentity>,
+    /// TCP sockets the process holds (listening and connected); filled when the sweep has
+    /// [`DiscoveryOptions::sockets`](crate::DiscoveryOptions::sockets) on.
+    pub sockets: Vec<Socket>,
     /// Some fields could not be read (permission denied); they are `None`/empty.
     pub restricted: bool,
 }
