@@ -12,6 +12,9 @@
 //! - [`container`]: container and Kubernetes pod identity from `/proc/PID/cgroup`, with
 //!   `mountinfo` as the fallback under a private cgroup namespace;
 //! - [`sockets`]: listening and connected TCP sockets, joined to processes by socket inode;
+//! - [`loaded`]: files a process has mapped (`maps`) or open (`fd`) now;
+//! - [`owner`]: path → owning package (`node_modules`, `site-packages` via `RECORD`, jars),
+//!   behind a [`PackageMetadata`] seam that `vigil-inventory`'s parsers will fill;
 //! - [`kind`]: which language runtime a process is;
 //! - [`users`]: uid → name from the process's own `/etc/passwd`.
 //!
@@ -25,6 +28,8 @@ pub mod container;
 pub mod discovery;
 pub mod error;
 pub mod kind;
+pub mod loaded;
+pub mod owner;
 pub mod process;
 pub mod procfs;
 pub mod sockets;
@@ -34,6 +39,8 @@ pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIden
 pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
 pub use error::{RuntimeError, Unreadable};
 pub use kind::RuntimeKind;
+pub use loaded::{LoadedFile, LoadedPackage, LoadedVia, loaded_files, loaded_packages};
+pub use owner::{MinimalMetadata, Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
 pub use process::{CommandLine, Namespaces, Process};
 pub use procfs::{Pid, ProcfsRoot};
 pub use sockets::{Protocol, Socket, SocketTable, TcpState};

@@ -214,6 +214,11 @@ pub(crate) fn serialize_opt_path<S: Serializer>(
     }
 }
 
+/// Serializes a path as a string, replacing invalid UTF-8.
+pub(crate) fn serialize_path<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
