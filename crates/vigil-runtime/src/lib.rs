@@ -15,6 +15,8 @@
 //! - [`loaded`]: files a process has mapped (`maps`) or open (`fd`) now;
 //! - [`owner`]: path → owning package (`node_modules`, `site-packages` via `RECORD`, jars),
 //!   behind a [`PackageMetadata`] seam that `vigil-inventory`'s parsers will fill;
+//! - [`watcher`]: fanotify `FAN_OPEN` marks catching packages opened and closed between
+//!   sweeps (pure-Python imports, `require`), per process, with bounded memory;
 //! - [`kind`]: which language runtime a process is;
 //! - [`users`]: uid → name from the process's own `/etc/passwd`.
 //!
@@ -34,6 +36,7 @@ pub mod process;
 pub mod procfs;
 pub mod sockets;
 pub mod users;
+pub mod watcher;
 
 pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIdentity, QosClass};
 pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
@@ -45,3 +48,4 @@ pub use process::{CommandLine, Namespaces, Process};
 pub use procfs::{Pid, ProcfsRoot};
 pub use sockets::{Protocol, Socket, SocketTable, TcpState};
 pub use users::UserTable;
+pub use watcher::{Observation, WatchedProcess, Watcher, WatcherLimits, WatcherStats};
