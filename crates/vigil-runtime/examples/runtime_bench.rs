@@ -132,7 +132,7 @@ print(n)
 "#,
         nm = nm.to_str().unwrap()
     );
-    let mut workload = Command::new("python3")
+    let workload = Command::new("python3")
         .arg("-c")
         .arg(&script)
         .stdout(Stdio::piped())
