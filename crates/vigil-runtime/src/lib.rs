@@ -48,4 +48,6 @@ pub use process::{CommandLine, Namespaces, Process};
 pub use procfs::{Pid, ProcfsRoot};
 pub use sockets::{Protocol, Socket, SocketTable, TcpState};
 pub use users::UserTable;
-pub use watcher::{Observation, WatchedProcess, Watcher, WatcherLimits, WatcherStats};
+pub use watcher::{
+    Observation, WatchedProcess, Watcher, WatcherLimits, WatcherStats, merge_loaded,
+};

@@ -35,6 +35,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
 
 use crate::error::RuntimeError;
+use crate::loaded::{LoadedFile, LoadedPackage, LoadedVia};
 use crate::owner::{MinimalMetadata, Owner, OwnerResolver, PackageMetadata};
 use crate::process::{Stat, parse_ns_link};
 use crate::procfs::{Pid, ProcfsRoot};
@@ -67,8 +68,55 @@ pub struct WatchedProcess {
     pub start_time: u64,
     /// Mount namespace.
     pub mnt: Option<u64>,
-    /// Packages seen opened, by package root.
-    pub packages: HashMap<PathBuf, Arc<Owner>>,
+    /// Packages seen opened, by package root, with the first file seen opened.
+    pub packages: HashMap<PathBuf, (Arc<Owner>, PathBuf)>,
+}
+
+impl WatchedProcess {
+    /// The packages as [`LoadedPackage`]s with evidence [`LoadedVia::Observed`], ready to
+    /// merge with a maps/fd snapshot ([`merge_loaded`]).
+    pub fn loaded(&self) -> Vec<LoadedPackage> {
+        let mut out: Vec<LoadedPackage> = self
+            .packages
+            .values()
+            .map(|(owner, path)| LoadedPackage {
+                owner: owner.clone(),
+                files: vec![LoadedFile {
+                    path: path.clone(),
+                    via: LoadedVia::Observed,
+                    deleted: false,
+                }],
+            })
+            .collect();
+        out.sort_by(|a, b| a.owner.root.cmp(&b.owner.root));
+        out
+    }
+}
+
+/// Merges two sets of loaded packages of one process (a maps/fd snapshot and the watcher's
+/// observations) by package root; files of the same path keep the strongest evidence
+/// (mapped, then open, then observed).
+pub fn merge_loaded(a: Vec<LoadedPackage>, b: Vec<LoadedPackage>) -> Vec<LoadedPackage> {
+    let mut by_root: std::collections::BTreeMap<PathBuf, LoadedPackage> =
+        std::collections::BTreeMap::new();
+    for package in a.into_iter().chain(b) {
+        match by_root.entry(package.owner.root.clone()) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(package);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let files = &mut o.get_mut().files;
+                for file in package.files {
+                    match files.iter_mut().find(|f| f.path == file.path) {
+                        Some(existing) if file.via < existing.via => *existing = file,
+                        Some(_) => {}
+                        None => files.push(file),
+                    }
+                }
+            }
+        }
+    }
+    by_root.into_values().collect()
 }
 
 /// A process opened a file of a package for the first time (as far as the watcher knows).
@@ -301,7 +349,9 @@ impl<M: PackageMetadata> Watcher<M> {
             self.stats.dropped += 1;
             return;
         }
-        state.packages.insert(owner.root.clone(), owner.clone());
+        state
+            .packages
+            .insert(owner.root.clone(), (owner.clone(), path.clone()));
         self.stats.observations += 1;
         if self.pending.len() >= self.limits.max_pending {
             self.pending.pop_front();
@@ -370,6 +420,69 @@ fn may_be_in_package(path: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_core::{Component, Ecosystem, EcosystemKind};
+
+    #[test]
+    fn merge_keeps_strongest_evidence_per_file() {
+        let owner = |root: &str| {
+            Arc::new(Owner {
+                component: Component::new(Ecosystem::new(EcosystemKind::Npm), root, "1.0.0"),
+                root: PathBuf::from(root),
+                source: crate::owner::OwnerSource::PackageJson,
+            })
+        };
+        let pkg = |root: &str, files: &[(&str, LoadedVia)]| LoadedPackage {
+            owner: owner(root),
+            files: files
+                .iter()
+                .map(|(p, via)| LoadedFile {
+                    path: PathBuf::from(p),
+                    via: *via,
+                    deleted: false,
+                })
+                .collect(),
+        };
+        let snapshot = vec![pkg("/nm/a", &[("/nm/a/x.node", LoadedVia::Mapped)])];
+        let observed = vec![
+            pkg(
+                "/nm/a",
+                &[
+                    ("/nm/a/x.node", LoadedVia::Observed),
+                    ("/nm/a/i.js", LoadedVia::Observed),
+                ],
+            ),
+            pkg("/nm/b", &[("/nm/b/i.js", LoadedVia::Observed)]),
+        ];
+        let merged = merge_loaded(snapshot, observed);
+        let got: Vec<(String, Vec<(String, LoadedVia)>)> = merged
+            .iter()
+            .map(|p| {
+                (
+                    p.owner.root.display().to_string(),
+                    p.files
+                        .iter()
+                        .map(|f| (f.path.display().to_string(), f.via))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "/nm/a".to_string(),
+                    vec![
+                        ("/nm/a/x.node".to_string(), LoadedVia::Mapped),
+                        ("/nm/a/i.js".to_string(), LoadedVia::Observed)
+                    ]
+                ),
+                (
+                    "/nm/b".to_string(),
+                    vec![("/nm/b/i.js".to_string(), LoadedVia::Observed)]
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn candidate_filter() {

@@ -338,3 +338,36 @@ fn live_listener_finds_itself() {
             .any(|s| s.local == addr && s.state == TcpState::Listen)
     );
 }
+
+#[test]
+fn hidepid_mount_is_reported_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("proc");
+    std::fs::create_dir_all(root.join("self")).unwrap();
+    let cases: &[(&str, Option<&str>)] = &[
+        ("rw,hidepid=invisible,gid=4", Some("invisible")),
+        ("rw,hidepid=2", Some("2")),
+        ("rw,hidepid=0", None),
+        ("rw", None),
+    ];
+    for (opts, want) in cases {
+        std::fs::write(
+            root.join("self/mountinfo"),
+            format!(
+                "22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n\
+                 23 22 0:21 / {} rw,nosuid,nodev,noexec,relatime shared:12 - proc proc {opts}\n",
+                root.display()
+            ),
+        )
+        .unwrap();
+        let procfs = ProcfsRoot::new(&root);
+        assert_eq!(procfs.hidepid().as_deref(), *want, "{opts}");
+        let sweep = Discovery::new(procfs).sweep().unwrap();
+        let line = sweep.degradation().map(|d| d.to_string());
+        assert_eq!(
+            line.as_deref().is_some_and(|l| l.contains("hidepid=")),
+            want.is_some(),
+            "{opts}: {line:?}"
+        );
+    }
+}

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vigil_runtime::{OwnerResolver, OwnerSource, ProcfsRoot, Watcher, loaded_packages};
+use vigil_runtime::{
+    LoadedVia, OwnerResolver, OwnerSource, ProcfsRoot, Watcher, loaded_packages, merge_loaded,
+};
 
 struct Guard(Child);
 
@@ -135,7 +137,7 @@ fn pure_python_import_is_observed_and_exit_drops_state() {
     let names: Vec<String> = state
         .packages
         .values()
-        .map(|o| o.component.to_string())
+        .map(|(o, _)| o.component.to_string())
         .collect();
     // The interpreter's own startup (site, .pth files) may load system packages too; the
     // stand-in must be there and the clean package beside it, never imported, must not.
@@ -147,12 +149,21 @@ fn pure_python_import_is_observed_and_exit_drops_state() {
         !names.iter().any(|n| n.contains("vigil-clean")),
         "{names:?}"
     );
-    let owner = state
+    let (owner, first) = state
         .packages
         .values()
-        .find(|o| o.component.name.as_str() == "vigil-pure-standin")
+        .find(|(o, _)| o.component.name.as_str() == "vigil-pure-standin")
         .unwrap();
     assert_eq!(owner.source, OwnerSource::DistInfoRecord);
+    assert!(first.starts_with(&sp), "{first:?}");
+
+    // Snapshot and observations merge into one view: LOADED via observation.
+    let merged = merge_loaded(snapshot, state.loaded());
+    let standin = merged
+        .iter()
+        .find(|p| p.owner.component.name.as_str() == "vigil-pure-standin")
+        .unwrap();
+    assert_eq!(standin.files[0].via, LoadedVia::Observed);
     let observations = watcher.take_observations();
     assert!(
         observations
@@ -213,7 +224,7 @@ fn node_require_is_observed_per_pid() {
     let mut names: Vec<String> = state
         .packages
         .values()
-        .map(|o| o.component.to_string())
+        .map(|(o, _)| o.component.to_string())
         .collect();
     names.sort();
     assert_eq!(
