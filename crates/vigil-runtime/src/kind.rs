@@ -145,7 +145,14 @@ fn go_buildinfo_section<R: Read + Seek>(elf: &mut R) -> Option<bool> {
         )
     };
     let min_entsize = if class64 { 0x40 } else { 0x28 };
-    if shoff == 0 || shnum == 0 || shnum > MAX_SECTIONS || shentsize < min_entsize {
+    // Real section headers are exactly the minimum size; a larger one is tolerated up to 4x,
+    // which keeps the table read below 1 MiB whatever the header claims.
+    if shoff == 0
+        || shnum == 0
+        || shnum > MAX_SECTIONS
+        || shentsize < min_entsize
+        || shentsize > 4 * min_entsize
+    {
         return Some(false);
     }
     let table_len = shentsize.checked_mul(shnum)?;

@@ -32,6 +32,9 @@ use vigil_core::{Component, Ecosystem, EcosystemKind};
 const MAX_METADATA_FILE: u64 = 16 << 20;
 /// Bound on distributions indexed in one site-packages directory.
 const MAX_DISTRIBUTIONS: usize = 20_000;
+/// Bound on `RECORD` entries kept for one site-packages directory (a large real one holds
+/// ~100k); past it, distributions are still indexed by their top-level names.
+const MAX_RECORD_FILES: usize = 1_000_000;
 
 /// Where a file sits in a package layout, from its path alone.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -204,13 +207,18 @@ impl PackageMetadata for MinimalMetadata {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for entry in entries.filter_map(|e| e.ok()).take(MAX_DISTRIBUTIONS * 4) {
+        let mut files = 0usize;
+        for entry in entries.filter_map(|e| e.ok()) {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if out.len() >= MAX_DISTRIBUTIONS {
                 break;
             }
-            if let Some(d) = read_distribution(&entry.path(), name) {
+            if let Some(mut d) = read_distribution(&entry.path(), name) {
+                files = files.saturating_add(d.files.len());
+                if files > MAX_RECORD_FILES {
+                    d.files = Vec::new();
+                }
                 out.push(d);
             }
         }
@@ -233,8 +241,18 @@ pub fn jar_file_name(stem: &str) -> Option<(String, String)> {
     Some((name.to_string(), version.to_string()))
 }
 
+/// Reads a metadata file a (possibly hostile) process controls: opened non-blocking so a FIFO
+/// cannot hang the reader, and only regular files are read (no `/dev/zero`, no directories).
 fn read_small(path: &Path) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut buf = Vec::new();
     file.take(MAX_METADATA_FILE).read_to_end(&mut buf).ok()?;
     Some(buf)
@@ -608,6 +626,20 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(PackageSlot::locate(Path::new(path)), *want, "{path:?}");
         }
+    }
+
+    #[test]
+    fn metadata_reads_refuse_fifos_and_devices() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("package.json");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // Would block forever on a plain open.
+        assert_eq!(read_small(&fifo), None);
+        assert_eq!(read_small(Path::new("/dev/zero")), None);
+        assert_eq!(read_small(tmp.path()), None);
+        let real = tmp.path().join("ok.json");
+        std::fs::write(&real, "{}").unwrap();
+        assert_eq!(read_small(&real).as_deref(), Some(&b"{}"[..]));
     }
 
     #[test]

@@ -284,7 +284,10 @@ impl<M: PackageMetadata> Watcher<M> {
 
     /// Polls until `duration` has passed, reaping exited processes about once a second.
     pub fn run_for(&mut self, duration: Duration) -> Result<(), RuntimeError> {
-        let end = Instant::now() + duration;
+        // A duration past what `Instant` can hold means "practically forever".
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        let start = Instant::now();
+        let end = start.checked_add(duration.min(far)).unwrap_or(start);
         let mut last_reap = Instant::now();
         loop {
             let now = Instant::now();
