@@ -1,0 +1,53 @@
+//! # vigil-runtime
+//!
+//! What is *running*: the processes on this host and in its containers, who they are, what
+//! they listen on, and which packages they have actually loaded. A package on disk is a risk;
+//! a package loaded into a running process is an incident — this crate tells the two apart.
+//!
+//! What lives here:
+//! - [`procfs`]: [`ProcfsRoot`], the one door to `/proc` (live, `/host/proc`, or a fixture);
+//! - [`discovery`] and [`process`]: one sweep over every process — pid, start time, exe,
+//!   command line, cwd, user, [`RuntimeKind`], namespaces — degrading with a single line when
+//!   not root or under `hidepid`;
+//! - [`container`]: container and Kubernetes pod identity from `/proc/PID/cgroup`, with
+//!   `mountinfo` as the fallback under a private cgroup namespace;
+//! - [`sockets`]: listening and connected TCP sockets, joined to processes by socket inode;
+//! - [`loaded`]: files a process has mapped (`maps`) or open (`fd`) now;
+//! - [`owner`]: path → owning package (`node_modules`, `site-packages` via `RECORD`, jars),
+//!   behind a [`PackageMetadata`] seam that `vigil-inventory`'s parsers will fill;
+//! - [`watcher`]: fanotify `FAN_OPEN` marks catching packages opened and closed between
+//!   sweeps (pure-Python imports, `require`), per process, with bounded memory;
+//! - [`kind`]: which language runtime a process is;
+//! - [`users`]: uid → name from the process's own `/etc/passwd`.
+//!
+//! What does **not** live here: reading package databases and lockfiles on disk (that is
+//! `vigil-inventory`), matching against advisories (`vigil-intel`), storing or reporting.
+//!
+//! Safety: everything is read-only. No ptrace, no signals, no writes under `/proc`. Processes
+//! vanishing mid-read are normal and never errors.
+
+pub mod container;
+pub mod discovery;
+pub mod error;
+pub mod kind;
+pub mod loaded;
+pub mod owner;
+pub mod process;
+pub mod procfs;
+pub mod sockets;
+pub mod users;
+pub mod watcher;
+
+pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIdentity, QosClass};
+pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
+pub use error::{RuntimeError, Unreadable};
+pub use kind::RuntimeKind;
+pub use loaded::{LoadedFile, LoadedPackage, LoadedVia, loaded_files, loaded_packages};
+pub use owner::{MinimalMetadata, Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
+pub use process::{CommandLine, Namespaces, Process};
+pub use procfs::{Pid, ProcfsRoot};
+pub use sockets::{Protocol, Socket, SocketTable, TcpState};
+pub use users::UserTable;
+pub use watcher::{
+    Observation, WatchedProcess, Watcher, WatcherLimits, WatcherStats, merge_loaded,
+};
