@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 /// Runtime supply-chain security: what is installed, what is loaded, what is malicious.
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about, propagate_version = true)]
+#[command(name = "vigil", version, propagate_version = true)]
 struct Cli {
     /// Print less (errors only).
     #[arg(short, long, global = true)]
