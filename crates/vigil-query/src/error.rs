@@ -221,20 +221,33 @@ pub(crate) fn nearest<'a>(
     best.map(|(_, c)| c)
 }
 
-/// Levenshtein distance over chars; O(len(a)·len(b)) time, O(len(b)) space.
+/// Edit distance with adjacent transpositions (optimal string alignment) over chars:
+/// `nmae` is one edit from `name`. O(len(a)·len(b)) time and space; callers bound the lengths.
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    let at = |i: usize, j: usize| i * w + j;
+    for i in 0..=a.len() {
+        d[at(i, 0)] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[at(0, j)] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[at(i - 1, j)] + 1)
+                .min(d[at(i, j - 1)] + 1)
+                .min(d[at(i - 1, j - 1)] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[at(i - 2, j - 2)] + 1);
+            }
+            d[at(i, j)] = v;
+        }
+    }
+    d[at(a.len(), b.len())]
 }
 
 #[cfg(test)]
@@ -246,7 +259,7 @@ mod tests {
         for (a, b, d) in [
             ("", "", 0),
             ("name", "name", 0),
-            ("nmae", "name", 2),
+            ("nmae", "name", 1),
             ("nam", "name", 1),
             ("kitten", "sitting", 3),
             ("filtr", "filter", 1),

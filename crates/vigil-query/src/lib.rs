@@ -10,9 +10,17 @@
 //! and it lets us bound nesting explicitly so hostile input never overflows the stack.
 //! Error rendering (source line, caret span, hint) is ~60 lines and needs no crate either.
 pub mod ast;
+pub mod catalog;
+pub mod check;
 pub mod error;
 pub mod lexer;
 pub mod parser;
+pub mod plan;
+pub mod time;
+pub mod value;
 
+pub use check::{check, check_expr};
 pub use error::{ErrorKind, QueryError, Span};
 pub use parser::{parse_expr, parse_pipeline};
+pub use plan::{Column, Plan};
+pub use value::{Type, Value};
