@@ -1,0 +1,515 @@
+//! The conformance table: every case runs through the SQL path (compiled for SQLite and run
+//! against an in-memory database whose views follow the catalogue's contract) and through the
+//! in-memory evaluator, and both must give the expected rows (or the expected error).
+//!
+//! Cases live in `tests/conformance/*.dqlt`:
+//!
+//! ```text
+//! ### a name
+//! fetch … | …                 (one or more lines)
+//! --- rows                    unordered; `--- rows ordered` compares order too
+//! [{"field": value, …}, …]    JSON, one or more lines
+//! --- error unknown field     the checker rejects it; the message contains the text
+//! --- runtime integer overflow  both paths fail at run time with this text
+//! ```
+//!
+//! `tests/conformance/expressions.dqlt` holds one-line cases `EXPR => JSON` (or
+//! `EXPR => error TEXT`) evaluated over the security event `e1`: through SQL
+//! (`fetch security.events | filter event.id == "e1" | fields v = EXPR`), through the pipeline
+//! evaluator, and through `Predicate`-style evaluation of the raw record — three ways.
+//!
+//! PostgreSQL: every case is also compiled for PostgreSQL (shape only) until the PostgreSQL
+//! store lands and can run them.
+
+// Test helpers: a broken fixture should fail loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use rusqlite::types::{Value as Sv, ValueRef};
+use serde_json::Value as J;
+use vigil_query::catalog::{self, DataObject};
+use vigil_query::eval::{self, EvalContext, MemoryStore, RunOptions};
+use vigil_query::sql::{self, CompileOptions, CompiledQuery, Dialect, SqlParam};
+use vigil_query::{QueryError, QueryResult, SqlValue, Type, Value};
+
+/// `now()` of every case: 2025-09-08T14:00:00Z.
+const NOW: i64 = 1_757_340_000_000_000_000;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
+}
+
+fn fixture() -> serde_json::Map<String, J> {
+    let text = std::fs::read_to_string(dir().join("store.json")).unwrap();
+    match serde_json::from_str(&text).unwrap() {
+        J::Object(m) => m,
+        _ => panic!("store.json must be an object"),
+    }
+}
+
+fn memory_store() -> MemoryStore {
+    let mut store = MemoryStore::new();
+    for (name, records) in fixture() {
+        let object = catalog::object(&name).unwrap();
+        store.insert(object, records.as_array().unwrap().clone());
+    }
+    store
+}
+
+fn to_sqlite(v: &Value) -> Sv {
+    match v {
+        Value::Null => Sv::Null,
+        Value::Bool(b) => Sv::Integer(i64::from(*b)),
+        Value::Long(n) | Value::Timestamp(n) | Value::Duration(n) => Sv::Integer(*n),
+        Value::Double(x) => Sv::Real(*x),
+        Value::String(s) => Sv::Text(s.clone()),
+        Value::Array(_) => Sv::Text(v.to_json().to_string()),
+    }
+}
+
+/// A SQLite database holding the fixture, with one view per data object as the store must
+/// provide (tables `t_*` behind views `q_*`).
+fn sqlite_store() -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    let data = fixture();
+    for object in catalog::OBJECTS {
+        let table = format!("t_{}", object.view);
+        let cols: Vec<String> = object
+            .fields
+            .iter()
+            .map(|f| format!("\"{}\" {}", f.name, f.ty.sqlite_type()))
+            .collect();
+        conn.execute(&format!("CREATE TABLE {table} ({})", cols.join(", ")), [])
+            .unwrap();
+        conn.execute(
+            &format!("CREATE VIEW {} AS SELECT * FROM {table}", object.view),
+            [],
+        )
+        .unwrap();
+        let marks: Vec<String> = (1..=object.fields.len()).map(|i| format!("?{i}")).collect();
+        let insert = format!("INSERT INTO {table} VALUES ({})", marks.join(", "));
+        for record in data
+            .get(object.name)
+            .and_then(J::as_array)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            let row = eval::record_to_row(object, record);
+            conn.execute(
+                &insert,
+                rusqlite::params_from_iter(row.iter().map(to_sqlite)),
+            )
+            .unwrap();
+        }
+    }
+    conn
+}
+
+fn run_sqlite(conn: &Connection, q: &CompiledQuery) -> Result<QueryResult, String> {
+    let params: Vec<Sv> = q
+        .params
+        .iter()
+        .map(|p| match p {
+            SqlParam::Integer(n) => Sv::Integer(*n),
+            SqlParam::Real(x) => Sv::Real(*x),
+            SqlParam::Text(s) => Sv::Text(s.clone()),
+            SqlParam::Bool(b) => Sv::Integer(i64::from(*b)),
+        })
+        .collect();
+    let mut stmt = conn
+        .prepare(&q.sql)
+        .map_err(|e| format!("prepare: {e}\n{}", q.sql))?;
+    let n = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let mut r = Vec::new();
+        for i in 0..n {
+            r.push(match row.get_ref(i).map_err(|e| e.to_string())? {
+                ValueRef::Null => SqlValue::Null,
+                ValueRef::Integer(n) => SqlValue::Integer(n),
+                ValueRef::Real(x) => SqlValue::Real(x),
+                ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => return Err("blob".into()),
+            });
+        }
+        out.push(r);
+    }
+    q.decode(out).map_err(|e| e.message)
+}
+
+/// Numbers compare with a relative tolerance (SQLite and Rust may round sums differently).
+fn json_eq(a: &J, b: &J) -> bool {
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn rows_eq(a: &[J], b: &[J], ordered: bool) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    if !ordered {
+        a.sort_by_key(|r| r.to_string());
+        b.sort_by_key(|r| r.to_string());
+    }
+    a.iter().zip(&b).all(|(x, y)| json_eq(x, y))
+}
+
+#[derive(Debug)]
+enum Expect {
+    Rows { rows: Vec<J>, ordered: bool },
+    Error(String),
+    Runtime(String),
+}
+
+#[derive(Debug)]
+struct Case {
+    file: String,
+    name: String,
+    query: String,
+    expect: Expect,
+}
+
+fn parse_cases(file: &str, text: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for block in text.split("\n### ").skip(1) {
+        let (name, rest) = block.split_once('\n').unwrap_or((block, ""));
+        let (query, expect) = rest
+            .split_once("\n--- ")
+            .unwrap_or_else(|| panic!("{file}: case {name:?} has no `---` line"));
+        let (kind, body) = expect.split_once('\n').unwrap_or((expect, ""));
+        let kind = kind.trim();
+        let expect = if let Some(msg) = kind.strip_prefix("error ") {
+            Expect::Error(msg.to_string())
+        } else if let Some(msg) = kind.strip_prefix("runtime ") {
+            Expect::Runtime(msg.to_string())
+        } else {
+            let ordered = match kind {
+                "rows" => false,
+                "rows ordered" => true,
+                other => panic!("{file}: case {name:?}: unknown expectation {other:?}"),
+            };
+            let rows: Vec<J> = serde_json::from_str(body.trim())
+                .unwrap_or_else(|e| panic!("{file}: case {name:?}: bad JSON: {e}"));
+            Expect::Rows { rows, ordered }
+        };
+        cases.push(Case {
+            file: file.to_string(),
+            name: name.trim().to_string(),
+            query: query.trim().to_string(),
+            expect,
+        });
+    }
+    cases
+}
+
+fn expression_cases(text: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (expr, want) = line
+            .rsplit_once(" => ")
+            .unwrap_or_else(|| panic!("expressions: no ` => ` in {line:?}"));
+        let expect = if let Some(msg) = want.strip_prefix("error ") {
+            Expect::Error(msg.to_string())
+        } else {
+            let v: J = serde_json::from_str(want)
+                .unwrap_or_else(|e| panic!("expressions: bad JSON in {line:?}: {e}"));
+            Expect::Rows {
+                rows: vec![serde_json::json!({ "v": v })],
+                ordered: true,
+            }
+        };
+        cases.push(Case {
+            file: "expressions.dqlt".into(),
+            name: expr.to_string(),
+            query: format!("fetch security.events | filter event.id == \"e1\" | fields v = {expr}"),
+            expect,
+        });
+    }
+    cases
+}
+
+fn all_cases() -> Vec<Case> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dqlt"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&f).unwrap();
+        if name == "expressions.dqlt" {
+            cases.extend(expression_cases(&text));
+        } else {
+            cases.extend(parse_cases(&name, &format!("\n{text}")));
+        }
+    }
+    cases
+}
+
+fn options(dialect: Dialect) -> CompileOptions {
+    CompileOptions {
+        dialect,
+        now: NOW,
+        default_limit: 1000,
+    }
+}
+
+/// Runs one case; `Err` says what differed.
+fn run_case(case: &Case, conn: &Connection, store: &MemoryStore) -> Result<(), String> {
+    let plan = match vigil_query::prepare(&case.query) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return match &case.expect {
+                Expect::Error(msg) if e.message.contains(msg.as_str()) => {
+                    check_error_shape(&case.query, &e)
+                }
+                _ => Err(format!("unexpected error: {}", e.render(&case.query))),
+            };
+        }
+    };
+    if let Expect::Error(msg) = &case.expect {
+        return Err(format!("expected error {msg:?}, the query was accepted"));
+    }
+    let compiled = sql::compile(&plan, &options(Dialect::Sqlite)).map_err(|e| e.message)?;
+    sql::compile(&plan, &options(Dialect::Postgres)).map_err(|e| e.message)?;
+    let via_sql = run_sqlite(conn, &compiled);
+    let via_memory = eval::run(&plan, store, &RunOptions::at(NOW)).map_err(|e| e.message);
+    match &case.expect {
+        Expect::Runtime(msg) => {
+            for (path, r) in [("sql", &via_sql), ("memory", &via_memory)] {
+                match r {
+                    Err(e) if e.contains(msg.as_str()) => {}
+                    Err(e) => return Err(format!("{path}: wrong error {e:?}")),
+                    Ok(r) => {
+                        return Err(format!(
+                            "{path}: expected an error, got {:?}",
+                            r.records_json()
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Expect::Rows { rows, ordered } => {
+            let a = via_sql.map_err(|e| format!("sql failed: {e}\n{}", compiled.sql))?;
+            let b = via_memory.map_err(|e| format!("memory failed: {e}"))?;
+            let (ja, jb) = (a.records_json(), b.records_json());
+            if !rows_eq(&ja, &jb, *ordered) {
+                return Err(format!(
+                    "SQL and memory disagree\n  sql:    {}\n  memory: {}\n{}",
+                    J::Array(ja),
+                    J::Array(jb),
+                    compiled.sql
+                ));
+            }
+            if a.columns != b.columns {
+                return Err(format!(
+                    "columns differ: {:?} vs {:?}",
+                    a.columns, b.columns
+                ));
+            }
+            if !rows_eq(&ja, rows, *ordered) {
+                return Err(format!(
+                    "unexpected rows\n  got:  {}\n  want: {}",
+                    J::Array(ja),
+                    J::Array(rows.clone())
+                ));
+            }
+            if case.file == "expressions.dqlt" {
+                check_single_record(case, store, rows)?;
+            }
+            Ok(())
+        }
+        Expect::Error(_) => unreachable!("handled above"),
+    }
+}
+
+fn check_error_shape(query: &str, e: &QueryError) -> Result<(), String> {
+    if e.span.start > e.span.end || e.span.end > query.len() {
+        return Err(format!("error span {:?} out of the query", e.span));
+    }
+    let json = e.to_json();
+    if json["message"] != J::String(e.message.clone()) || !json["span"]["start"].is_u64() {
+        return Err(format!("bad JSON form {json}"));
+    }
+    let rendered = e.render(query);
+    if !rendered.contains('^') {
+        return Err(format!("rendering has no caret:\n{rendered}"));
+    }
+    Ok(())
+}
+
+/// The third way for expression cases: evaluate over the raw JSON record, as a trigger does.
+fn check_single_record(case: &Case, store: &MemoryStore, rows: &[J]) -> Result<(), String> {
+    let object: &DataObject = &catalog::SECURITY_EVENTS;
+    let record = store
+        .records(object)
+        .iter()
+        .find(|r| r["event.id"] == "e1")
+        .ok_or("no e1")?;
+    let ast = vigil_query::parse_expr(&case.name).map_err(|e| e.message)?;
+    let t = vigil_query::check_expr(&ast, object).map_err(|e| e.message)?;
+    let v =
+        eval::eval_record(&t, object, record, &EvalContext { now: NOW }).map_err(|e| e.message)?;
+    let got = serde_json::json!({ "v": v.coerce(&t.ty).to_json() });
+    match rows.first() {
+        Some(want) if json_eq(&got, want) => Ok(()),
+        _ => Err(format!("single-record evaluation gave {got}")),
+    }
+}
+
+#[test]
+fn conformance_table() {
+    let cases = all_cases();
+    let conn = sqlite_store();
+    let store = memory_store();
+    let mut failures = Vec::new();
+    let mut per_file: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for case in &cases {
+        let entry = per_file.entry(case.file.clone()).or_default();
+        entry.0 += 1;
+        if let Err(why) = run_case(case, &conn, &store) {
+            entry.1 += 1;
+            failures.push(format!(
+                "[{}] {}\n  {}\n  {why}",
+                case.file, case.name, case.query
+            ));
+        }
+    }
+    for (file, (n, failed)) in &per_file {
+        println!("{file}: {n} cases, {failed} failed");
+    }
+    println!("total: {} cases, {} failed", cases.len(), failures.len());
+    assert!(cases.len() >= 150, "only {} cases", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn default_limit_is_reported_when_it_cuts() {
+    let conn = sqlite_store();
+    let store = memory_store();
+    for (query, cap, rows, truncated) in [
+        ("fetch software_components", 3, 3, true),
+        ("fetch software_components", 11, 11, false),
+        ("fetch software_components", 20, 11, false),
+        ("fetch software_components | limit 5", 3, 5, false),
+        (
+            "fetch software_components | sort name | fields name",
+            2,
+            2,
+            true,
+        ),
+    ] {
+        let plan = vigil_query::prepare(query).unwrap();
+        let compiled = sql::compile(
+            &plan,
+            &CompileOptions {
+                default_limit: cap,
+                ..options(Dialect::Sqlite)
+            },
+        )
+        .unwrap();
+        let a = run_sqlite(&conn, &compiled).unwrap();
+        let b = eval::run(
+            &plan,
+            &store,
+            &RunOptions {
+                now: NOW,
+                default_limit: cap,
+            },
+        )
+        .unwrap();
+        for r in [&a, &b] {
+            assert_eq!(r.records.len(), rows, "{query} cap {cap}");
+            assert_eq!(r.truncated, truncated, "{query} cap {cap}");
+        }
+        assert_eq!(a.to_json()["truncated"], J::Bool(truncated));
+    }
+}
+
+#[test]
+fn seed_query_returns_debug_components_with_dynatrace_names() {
+    let src = "fetch dt.entity.software_component\n| filter contains(softwareComponentShortName, \"debug\")\n| fieldsAdd softwareComponentType, packageName, softwareComponentVersion";
+    let plan = vigil_query::prepare(src).unwrap();
+    let compiled = sql::compile(&plan, &options(Dialect::Sqlite)).unwrap();
+    let result = run_sqlite(&sqlite_store(), &compiled).unwrap();
+    let mut names: Vec<String> = result
+        .records_json()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["packageName"], r["name"]);
+            assert_eq!(r["softwareComponentVersion"], r["version"]);
+            assert_eq!(r["softwareComponentType"], r["ecosystem"]);
+            format!(
+                "{}@{}",
+                r["packageName"].as_str().unwrap(),
+                r["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["debug-js@1.0.0", "debug@4.3.4", "debug@4.4.2"]);
+    assert!(!result.truncated);
+}
+
+#[test]
+fn types_survive_the_sql_round_trip() {
+    let plan = vigil_query::prepare("fetch software_components | filter name == \"debug\" and version == \"4.4.2\" | fields dev, process.pids, last_seen, name, d = last_seen - first_seen, x = 1.5").unwrap();
+    let compiled = sql::compile(&plan, &options(Dialect::Sqlite)).unwrap();
+    let r = run_sqlite(&sqlite_store(), &compiled).unwrap();
+    let types: Vec<Type> = r.columns.iter().map(|c| c.ty.clone()).collect();
+    assert_eq!(
+        types,
+        [
+            Type::Bool,
+            Type::Array(Box::new(Type::Long)),
+            Type::Timestamp,
+            Type::String,
+            Type::Duration,
+            Type::Double
+        ]
+    );
+    assert_eq!(
+        r.records,
+        [[
+            Value::Bool(false),
+            Value::Array(vec![Value::Long(101), Value::Long(102)]),
+            Value::Timestamp(NOW - 3_600_000_000_000),
+            Value::String("debug".into()),
+            Value::Duration(3 * 3_600_000_000_000),
+            Value::Double(1.5),
+        ]]
+    );
+}
