@@ -731,14 +731,16 @@ impl Compiler {
             Func::MatchesPhrase { phrase } => {
                 let lowered = phrase.to_ascii_lowercase();
                 let pattern = if pg {
-                    let mut r = String::from("[^a-z0-9]");
+                    // Explicit classes: PostgreSQL ranges follow the collation.
+                    let boundary = "[^abcdefghijklmnopqrstuvwxyz0123456789]";
+                    let mut r = String::from(boundary);
                     for c in lowered.chars() {
                         if c.is_ascii_punctuation() || c == ' ' {
                             r.push('\\');
                         }
                         r.push(c);
                     }
-                    r.push_str("[^a-z0-9]");
+                    r.push_str(boundary);
                     r
                 } else {
                     let mut g = String::from("*[^a-z0-9]");
