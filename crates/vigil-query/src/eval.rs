@@ -131,7 +131,11 @@ pub fn eval(e: &TExpr, row: &[Value], ctx: &EvalContext) -> Result<Value, QueryE
             Value::Duration(n) => Value::Duration(n.saturating_neg()),
             _ => Value::Null,
         },
-        TKind::Arith(op, a, b) => arith(*op, eval(a, row, ctx)?, eval(b, row, ctx)?),
+        TKind::Arith(op, a, b) => match arith(*op, eval(a, row, ctx)?, eval(b, row, ctx)?) {
+            // SQLite turns a NaN result (inf - inf) into NULL.
+            Value::Double(x) if x.is_nan() => Value::Null,
+            v => v,
+        },
         TKind::Call(func, args) => call(func, args, &e.ty, row, ctx)?,
     })
 }

@@ -164,7 +164,10 @@ impl Value {
             | (Value::Duration(a), Value::Duration(b)) => a.cmp(b),
             (Value::Long(a), Value::Double(b)) => cmp_long_double(*a, *b),
             (Value::Double(a), Value::Long(b)) => cmp_long_double(*b, *a).reverse(),
-            (Value::Double(a), Value::Double(b)) => a.total_cmp(b),
+            // -0.0 == 0.0 as in SQL; NaN (which SQL never produces) after every number.
+            (Value::Double(a), Value::Double(b)) => a
+                .partial_cmp(b)
+                .unwrap_or_else(|| a.is_nan().cmp(&b.is_nan())),
             (Value::String(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Value::Array(a), Value::Array(b)) => {
                 for (x, y) in a.iter().zip(b) {
@@ -310,6 +313,7 @@ mod tests {
         use Ordering::*;
         for (a, b, want) in [
             (Value::Long(1), Value::Double(1.0), Equal),
+            (Value::Double(-0.0), Value::Double(0.0), Equal),
             (Value::Long(1), Value::Double(1.5), Less),
             (Value::Long(2), Value::Double(1.5), Greater),
             (Value::Long(-1), Value::Double(-0.5), Less),
