@@ -93,3 +93,61 @@ impl Predicate {
         Ok(self.eval(record, now)? == Value::Bool(true))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn predicates_for_workflows_and_owners() {
+        let trigger = Predicate::new(
+            r#"event.type == "VULNERABILITY_FINDING" and in("CWE-506", vulnerability.references.cwe) and finding.status == "NEW""#,
+            &catalog::SECURITY_EVENTS,
+        )
+        .unwrap();
+        let owner = Predicate::new(
+            r#"k8s.namespace.name == "payments" or startsWith(host.name, "pay-")"#,
+            &catalog::SECURITY_EVENTS,
+        )
+        .unwrap();
+        let event = json!({"event.type": "VULNERABILITY_FINDING", "vulnerability.references.cwe": ["CWE-506"], "finding.status": "NEW", "host.name": "pay-db-1"});
+        assert!(trigger.matches(&event, 0).unwrap());
+        assert!(owner.matches(&event, 0).unwrap());
+        let other = json!({"host.name": "web-1"});
+        assert!(!trigger.matches(&other, 0).unwrap());
+        assert_eq!(owner.eval(&other, 0).unwrap(), Value::Null);
+        let err = Predicate::new("host.name", &catalog::SECURITY_EVENTS).unwrap_err();
+        assert!(err.message.contains("boolean condition"));
+        let err = Predicate::new("hostname == \"x\"", &catalog::SECURITY_EVENTS).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `host.name`?"));
+    }
+
+    proptest! {
+        /// Any token soup that parses also checks, compiles and runs without panicking.
+        #[test]
+        fn whole_pipeline_never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just("fetch"), Just("software_components"), Just("security.events"), Just("|"), Just("filter"),
+            Just("fields"), Just("fieldsAdd"), Just("summarize"), Just("sort"), Just("dedup"), Just("expand"),
+            Just("limit"), Just("lookup"), Just("[fetch hosts]"), Just("sourceField:"), Just("lookupField:"),
+            Just("host.name"), Just("name"), Just("process.pids"), Just("dev"), Just("last_seen"),
+            Just("count()"), Just("by:{name}"), Just("("), Just(")"), Just(","), Just("="), Just("=="),
+            Just("<"), Just("+"), Just("/"), Just("-"), Just("and"), Just("or"), Just("not"), Just("null"),
+            Just("1"), Just("0"), Just("2.5"), Just("-2h"), Just("\"x\""), Just("lower"), Just("in"),
+            Just("contains"), Just("coalesce"), Just("if"), Just("now()"), Just("desc"), Just("9223372036854775807"),
+        ], 1..30)) {
+            let src = parts.join(" ");
+            if let Ok(plan) = prepare(&src) {
+                for dialect in [sql::Dialect::Sqlite, sql::Dialect::Postgres] {
+                    let _ = sql::compile(&plan, &sql::CompileOptions { dialect, now: 0, default_limit: 10 });
+                }
+                let mut store = eval::MemoryStore::new();
+                store.insert(&catalog::SOFTWARE_COMPONENTS, vec![json!({"name": "a", "process.pids": [1, 2], "dev": true}), json!({})]);
+                store.insert(&catalog::SECURITY_EVENTS, vec![json!({"host.name": "h"}), json!({"host.name": null})]);
+                store.insert(&catalog::HOSTS, vec![json!({"host.name": "h"})]);
+                let _ = eval::run(&plan, &store, &eval::RunOptions::at(0));
+            }
+        }
+    }
+}

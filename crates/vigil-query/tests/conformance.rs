@@ -318,6 +318,8 @@ fn run_case(case: &Case, db: &mut dyn Backend, store: &MemoryStore) -> Result<()
         return Err(format!("expected error {msg:?}, the query was accepted"));
     }
     let compiled = sql::compile(&plan, &options(db.dialect())).map_err(|e| e.message)?;
+    // Both dialects must compile every accepted query, even where only one runs.
+    sql::compile(&plan, &options(Dialect::Postgres)).map_err(|e| e.message)?;
     let via_sql = db.run(&compiled);
     let via_memory = eval::run(&plan, store, &RunOptions::at(NOW)).map_err(|e| e.message);
     match &case.expect {
@@ -697,6 +699,22 @@ fn seed_query_returns_debug_components_with_dynatrace_names() {
     names.sort();
     assert_eq!(names, ["debug-js@1.0.0", "debug@4.3.4", "debug@4.4.2"]);
     assert!(!result.truncated);
+}
+
+#[test]
+fn the_tallest_accepted_expression_runs_everywhere() {
+    // MAX_DEPTH-high trees must get through the checker, both back ends and SQLite's own
+    // expression-depth limit.
+    let sum = vec!["1"; 150].join(" + ");
+    let nested = format!("{}true{}", "not (".repeat(18), ")".repeat(18));
+    for expr in [sum.as_str(), nested.as_str()] {
+        let query = format!("fetch security.events | fields v = {expr} | limit 1");
+        let plan = vigil_query::prepare(&query).unwrap();
+        let compiled = sql::compile(&plan, &options(Dialect::Sqlite)).unwrap();
+        let a = run_sqlite(&sqlite_store(), &compiled).unwrap();
+        let b = eval::run(&plan, &memory_store(), &RunOptions::at(NOW)).unwrap();
+        assert_eq!(a.records, b.records);
+    }
 }
 
 #[test]
