@@ -258,6 +258,16 @@ impl Compiler {
         }
     }
 
+    /// A grouping key: arrays are JSON text in SQLite, normalized so `[1,2]` and `[1, 2]`
+    /// group together (PostgreSQL's `jsonb` is canonical already).
+    fn group_key(&self, sql: String, ty: &Type) -> String {
+        if ty.is_array() && self.d == Dialect::Sqlite {
+            format!("json({sql})")
+        } else {
+            sql
+        }
+    }
+
     fn lower(&self, e: &str) -> String {
         match self.d {
             Dialect::Sqlite => format!("lower({e})"),
@@ -376,7 +386,8 @@ impl Compiler {
             Stage::Dedup { keys, order } => {
                 let mut cols = rel.pass("");
                 for (i, k) in keys.iter().enumerate() {
-                    cols.push(format!("{} AS d{i}", self.expr(k, "")?));
+                    let key = self.expr(k, "")?;
+                    cols.push(format!("{} AS d{i}", self.group_key(key, &k.ty)));
                 }
                 let mut window_order = Vec::new();
                 for (i, s) in order.iter().enumerate() {
@@ -504,7 +515,8 @@ impl Compiler {
     fn summarize(&mut self, groups: &[TExpr], aggs: &[Agg], rel: Rel) -> Result<Rel, QueryError> {
         let mut cols = Vec::new();
         for (i, g) in groups.iter().enumerate() {
-            cols.push(format!("{} AS g{i}", self.expr(g, "")?));
+            let key = self.expr(g, "")?;
+            cols.push(format!("{} AS g{i}", self.group_key(key, &g.ty)));
         }
         for (i, a) in aggs.iter().enumerate() {
             if let Some(arg) = &a.arg {

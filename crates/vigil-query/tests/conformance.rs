@@ -904,3 +904,143 @@ mod differential {
         }
     }
 }
+
+/// Random pipelines over the component instances: filters, computed fields, sorts with
+/// limits, dedups and a final summarize, through SQLite (and PostgreSQL) and memory. Every
+/// order-dependent step is made deterministic with the unique `purl` as the last sort key.
+mod pipelines {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn string_expr() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("name".to_string()),
+            Just("version".to_string()),
+            Just("ecosystem".to_string()),
+            Just("evidence".to_string()),
+            Just("host.name".to_string()),
+            Just("k8s.namespace.name".to_string()),
+            Just("\"debug\"".to_string()),
+            Just("\"\"".to_string()),
+        ];
+        leaf.prop_recursive(2, 8, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|s| format!("lower({s})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("concat({a}, {b})")),
+                (inner.clone(), inner).prop_map(|(a, b)| format!("coalesce({a}, {b})")),
+            ]
+        })
+    }
+
+    fn bool_expr() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("dev".to_string()),
+            Just("isNull(container.id)".to_string()),
+            Just("in(101, process.pids)".to_string()),
+            Just("last_seen > now() - 2h".to_string()),
+            (
+                string_expr(),
+                string_expr(),
+                prop_oneof![Just("=="), Just("!="), Just("<")]
+            )
+                .prop_map(|(a, b, op)| format!("{a} {op} {b}")),
+            (
+                string_expr(),
+                prop_oneof![Just("deb"), Just("-"), Just("a")]
+            )
+                .prop_map(|(a, p)| format!("contains({a}, \"{p}\", caseSensitive: false)")),
+            (
+                string_expr(),
+                prop_oneof![Just("*debug*"), Just("npm"), Just("*1")]
+            )
+                .prop_map(|(a, p)| format!("matchesValue({a}, \"{p}\")")),
+        ];
+        leaf.prop_recursive(2, 6, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
+                inner.prop_map(|a| format!("not ({a})")),
+            ]
+        })
+    }
+
+    fn stage() -> impl Strategy<Value = String> {
+        prop_oneof![
+            bool_expr().prop_map(|b| format!("filter {b}")),
+            bool_expr().prop_map(|b| format!("filterOut {b}")),
+            (string_expr(), 0..3usize).prop_map(|(s, i)| format!("fieldsAdd x{i} = {s}")),
+            (string_expr(), any::<bool>(), 0..8u64).prop_map(|(s, d, n)| format!(
+                "sort {s}{}, purl | limit {n}",
+                if d { " desc" } else { "" }
+            )),
+            (string_expr(), any::<bool>()).prop_map(|(s, d)| format!(
+                "dedup {s}, sort:{{purl{}}}",
+                if d { " desc" } else { "" }
+            )),
+        ]
+    }
+
+    fn tail() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            (string_expr(), string_expr()).prop_map(|(k, v)| format!(
+                "| summarize n = count(), c = countDistinct({v}), lo = min({v}), hi = max({v}), all = collectDistinct({v}), by:{{k = {k}}}"
+            )),
+            (string_expr(), string_expr(), any::<bool>()).prop_map(|(k, v, d)| format!(
+                "| sort purl{} | summarize first = takeFirst({v}), list = collectArray({v}), by:{{k = {k}}}",
+                if d { " desc" } else { "" }
+            )),
+            string_expr().prop_map(|k| format!(
+                "| summarize pids = collectDistinct(purl), loaded = countIf(evidence == \"LOADED\"), by:{{k = {k}}}"
+            )),
+            Just("| lookup [fetch hosts | sort host.id desc], sourceField: host.name, lookupField: host.name".to_string()),
+        ]
+    }
+
+    fn agree(db: &mut dyn Backend, store: &MemoryStore, query: &str) -> Result<(), TestCaseError> {
+        let plan = vigil_query::prepare(query).map_err(|e| TestCaseError::fail(e.render(query)))?;
+        let compiled = sql::compile(&plan, &options(db.dialect()))
+            .map_err(|e| TestCaseError::fail(e.message))?;
+        let a = db
+            .run(&compiled)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{query}\n{}", compiled.sql)))?;
+        let b = eval::run(&plan, store, &RunOptions::at(NOW))
+            .map_err(|e| TestCaseError::fail(e.message))?;
+        let (ja, jb) = (a.records_json(), b.records_json());
+        prop_assert!(
+            rows_eq(&ja, &jb, false),
+            "{:?}: {query}\n sql:    {}\n memory: {}",
+            db.dialect(),
+            J::Array(ja.clone()),
+            J::Array(jb.clone())
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn sql_and_memory_agree_on_random_pipelines(stages in proptest::collection::vec(stage(), 0..4), tail in tail()) {
+            thread_local! {
+                static DBS: std::cell::RefCell<(Connection, Option<PgStore>, MemoryStore)> =
+                    std::cell::RefCell::new((sqlite_store(), PgStore::connect(), memory_store()));
+            }
+            let mut query = String::from("fetch software_components");
+            for s in &stages {
+                query.push_str(" | ");
+                query.push_str(s);
+            }
+            query.push(' ');
+            query.push_str(&tail);
+            DBS.with(|dbs| -> Result<(), TestCaseError> {
+                let mut dbs = dbs.borrow_mut();
+                let (conn, pg, store) = &mut *dbs;
+                agree(conn, store, &query)?;
+                if let Some(pg) = pg.as_mut() {
+                    agree(pg, store, &query)?;
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
