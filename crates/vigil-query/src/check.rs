@@ -15,7 +15,7 @@ use crate::plan::*;
 use crate::value::{Type, Value};
 
 /// Scalar function names, for lookup and suggestions.
-pub const FUNCTIONS: [&str; 16] = [
+pub const FUNCTIONS: [&str; 15] = [
     "in",
     "contains",
     "startsWith",
@@ -31,7 +31,6 @@ pub const FUNCTIONS: [&str; 16] = [
     "if",
     "now",
     "array",
-    "not",
 ];
 
 /// Aggregation names.
@@ -799,7 +798,7 @@ impl Scope {
             )
             .with_hint(format!("e.g. `| summarize {fname}(…), by:{{field}}`")));
         }
-        if !FUNCTIONS.contains(&fname) || fname == "not" {
+        if !FUNCTIONS.contains(&fname) {
             let err = QueryError::new(
                 ErrorKind::UnknownFunction,
                 name.span,
@@ -813,7 +812,6 @@ impl Scope {
                     FUNCTIONS
                         .iter()
                         .copied()
-                        .filter(|f| *f != "not")
                         .chain(AGGREGATIONS.iter().map(|(n, _)| *n)),
                 )
             };

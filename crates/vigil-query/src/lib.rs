@@ -18,7 +18,26 @@
 //! - [`QueryError`]: message + span + hint, rendered like a compiler or as JSON.
 //!
 //! What this crate is not: a store. It never opens a database; it produces SQL and decodes the
-//! rows a store hands back ([`sql::CompiledQuery::decode`]).
+//! rows a store hands back. The seam: the store provides one view per data object (contract in
+//! [`catalog`]), runs [`sql::CompiledQuery::sql`] with its bound
+//! [`params`](sql::CompiledQuery::params), hands the rows back as [`SqlValue`]s to
+//! [`sql::CompiledQuery::decode`] and gets a [`QueryResult`] (with `truncated` set when the
+//! default limit cut it).
+//!
+//! ```
+//! use vigil_query::sql::{self, CompileOptions, Dialect, SqlParam};
+//! use vigil_query::{SqlValue, Value};
+//!
+//! let plan = vigil_query::prepare(r#"fetch software_components | filter name == "debug" | fields host.name"#)?;
+//! let q = sql::compile(&plan, &CompileOptions { dialect: Dialect::Sqlite, now: 0, default_limit: 1000 })?;
+//! assert!(q.sql.contains(r#"FROM "q_software_components""#));
+//! assert_eq!(q.params[0], SqlParam::Text("debug".into()));
+//! // … the store runs q.sql with q.params …
+//! let result = q.decode(vec![vec![SqlValue::Text("web-1".into())]])?;
+//! assert_eq!(result.records, [[Value::String("web-1".into())]]);
+//! assert!(!result.truncated);
+//! # Ok::<(), vigil_query::QueryError>(())
+//! ```
 //!
 //! The parser is hand-written recursive descent rather than chumsky + ariadne: the grammar is
 //! small (one precedence ladder, a dozen command shapes), a hand-written parser gives exact
