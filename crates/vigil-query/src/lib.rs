@@ -9,7 +9,7 @@
 //! ```
 //!
 //! - [`parse_pipeline`] / [`parse_expr`]: syntax, with a span on every node;
-//! - [`check`] / [`check_expr`]: names, scopes and types against the [`catalog`], errors with
+//! - [`check()`] / [`check_expr`]: names, scopes and types against the [`catalog`], errors with
 //!   nearest-name hints; the resulting [`Plan`] is all either back end sees;
 //! - [`sql::compile`]: one parameterized `SELECT` for SQLite or PostgreSQL over the views the
 //!   store provides (the contract is in [`catalog`]);

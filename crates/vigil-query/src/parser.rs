@@ -1,6 +1,6 @@
 //! Recursive-descent parser: tokens → [`Pipeline`] / [`Expr`].
 //!
-//! Command arguments are first read into a uniform list ([`RawArg`]: positional or `name:`
+//! Command arguments are first read into a uniform list (`RawArg`: positional or `name:`
 //! valued, an expression, an `x = expr` assignment, an `expr asc|desc` key, a `{…}` block or a
 //! `[subquery]`); each command then checks the shape it needs. That keeps the grammar small and
 //! gives every command the same error messages.
