@@ -1,7 +1,7 @@
 //! The `cyclonedx` format: a CycloneDX 1.6 JSON BOM with vulnerabilities (BOM + VEX in one).
 //!
 //! - `components`: one per distinct purl (instances of the same package at several places
-//!   merge), `type: library`, `bom-ref` = purl, `group` for namespaced ecosystems (npm scope,
+//!   merge; a component only a finding names is listed too, so every `affects` resolves), `type: library`, `bom-ref` = purl, `group` for namespaced ecosystems (npm scope,
 //!   Maven group, Composer vendor), every location as an `evidence.occurrences` entry, and
 //!   properties `vigil:ecosystem`, `vigil:evidence` (the strongest), `vigil:dev` (when every
 //!   instance is dev-only) and `vigil:pid` per loading process.
@@ -15,14 +15,13 @@
 //! Hand-written serde structs: the `cyclonedx-bom` crate (0.8) stops at spec 1.5.
 //! `tests/schemas.rs` validates the output against the official 1.6 schema.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io;
 
 use serde::Serialize;
-use vigil_core::Evidence;
 
 use crate::ReportError;
-use crate::model::{AdvisoryKind, ComponentInstance, Finding, RiskLevel, ScanReport};
+use crate::model::{AdvisoryKind, Finding, RiskLevel, ScanReport, rfc3339, web_url};
 use crate::sarif::cwe_number;
 
 /// Writes `report` as a CycloneDX 1.6 JSON document.
@@ -47,8 +46,8 @@ struct Bom<'a> {
 
 #[derive(Serialize)]
 struct Metadata<'a> {
-    #[serde(skip_serializing_if = "str::is_empty")]
-    timestamp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
     tools: Tools<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     properties: Vec<Property>,
@@ -166,7 +165,7 @@ fn build(report: &ScanReport) -> Bom<'_> {
         serial_number: serial_number(&report.content_hash()),
         version: 1,
         metadata: Metadata {
-            timestamp: &report.finished,
+            timestamp: rfc3339(&report.finished),
             tools: Tools {
                 components: [ToolComponent {
                     ty: "application",
@@ -181,33 +180,13 @@ fn build(report: &ScanReport) -> Bom<'_> {
     }
 }
 
-/// Components merged by purl, in purl order.
+/// One component per distinct purl, in purl order.
 fn components(report: &ScanReport) -> Vec<Component<'_>> {
-    let mut by_purl: BTreeMap<String, Vec<&ComponentInstance>> = BTreeMap::new();
-    for instance in &report.components {
-        by_purl
-            .entry(instance.component.purl.to_string())
-            .or_default()
-            .push(instance);
-    }
-    by_purl
+    report
+        .packages()
         .into_iter()
-        .filter_map(|(purl, instances)| {
-            let first = instances.first()?;
-            let reference = &first.component;
-            let evidence = instances
-                .iter()
-                .map(|i| i.evidence)
-                .max()
-                .unwrap_or(Evidence::Declared);
-            let locations: BTreeSet<&str> = instances
-                .iter()
-                .flat_map(|i| i.locations.iter().map(String::as_str))
-                .collect();
-            let pids: BTreeSet<u32> = instances
-                .iter()
-                .flat_map(|i| i.processes.iter().map(|p| p.pid))
-                .collect();
+        .map(|package| {
+            let reference = package.component;
             let (group, name) = group_and_name(reference);
             let mut properties = vec![
                 Property {
@@ -216,26 +195,27 @@ fn components(report: &ScanReport) -> Vec<Component<'_>> {
                 },
                 Property {
                     name: "vigil:evidence",
-                    value: evidence.to_string(),
+                    value: package.strongest().to_string(),
                 },
             ];
-            if instances.iter().all(|i| i.dev) {
+            if package.dev {
                 properties.push(Property {
                     name: "vigil:dev",
                     value: "true".to_owned(),
                 });
             }
-            properties.extend(pids.into_iter().map(|pid| Property {
+            properties.extend(package.pids.iter().map(|pid| Property {
                 name: "vigil:pid",
                 value: pid.to_string(),
             }));
-            Some(Component {
+            let locations = package.locations();
+            Component {
                 ty: "library",
-                bom_ref: purl.clone(),
+                bom_ref: package.purl.clone(),
                 group,
                 name,
                 version: &reference.version,
-                purl,
+                purl: package.purl,
                 evidence: (!locations.is_empty()).then(|| ComponentEvidence {
                     occurrences: locations
                         .into_iter()
@@ -243,7 +223,7 @@ fn components(report: &ScanReport) -> Vec<Component<'_>> {
                         .collect(),
                 }),
                 properties,
-            })
+            }
         })
         .collect()
 }
@@ -292,21 +272,21 @@ fn vulnerability<'a>(first: &'a Finding, group: &'a [Finding]) -> Vulnerability<
         name: "vigil:kind",
         value: advisory.kind.as_str().to_owned(),
     }];
-    properties.extend(
-        group
-            .iter()
-            .filter(|f| !f.match_reason.is_empty())
-            .map(|f| Property {
-                name: "vigil:match",
-                value: format!("{}: {}", f.component.purl, f.match_reason),
-            }),
-    );
+    let matches: BTreeSet<String> = group
+        .iter()
+        .filter(|f| !f.match_reason.is_empty())
+        .map(|f| format!("{}: {}", f.component.purl, f.match_reason))
+        .collect();
+    properties.extend(matches.into_iter().map(|value| Property {
+        name: "vigil:match",
+        value,
+    }));
     let source_name = advisory.source.as_deref().unwrap_or("OSV");
     Vulnerability {
         id: &advisory.id,
         source: Source {
             name: source_name,
-            url: advisory.url.as_deref(),
+            url: advisory.url.as_deref().and_then(web_url),
         },
         references: advisory
             .aliases

@@ -9,7 +9,8 @@
 //! Every string that came from scanned data (names, versions, paths, summaries, reasons) is
 //! attacker-controlled; renderers escape it for their medium, this model stores it verbatim.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,9 @@ pub struct ScanReport {
     pub started: String,
     /// When the scan finished, RFC 3339 (UTC, `Z`), supplied by the caller.
     pub finished: String,
-    /// Totals over `components`, `findings` and `errors`.
+    /// Totals over `components`, `findings` and `errors` ([`ScanReport::normalize`] computes
+    /// them).
+    #[serde(default)]
     pub counts: Counts,
     /// One entry per component instance: a component with one kind of evidence and where it
     /// was found.
@@ -257,6 +260,12 @@ impl Risk {
         Risk::clamp(self.score)
     }
 
+    /// The clamped score in tenths (`9.8` → 98): an exact, totally ordered sort key.
+    pub(crate) fn tenths(&self) -> u32 {
+        // In 0..=100 after clamping, so the cast is exact.
+        (self.clamped_score() * 10.0).round() as u32
+    }
+
     fn clamp(score: f64) -> f64 {
         if score.is_nan() {
             return 0.0;
@@ -372,9 +381,10 @@ impl ScanReport {
     }
 
     /// Sorts into the canonical order every format relies on for reproducible output, and
-    /// recomputes `counts`: components by (ecosystem, name, version, evidence), findings
-    /// `MALICIOUS` first then by advisory id and component, errors by path and line;
-    /// locations and processes sorted and deduplicated.
+    /// recomputes `counts`: components by (ecosystem, name, version, evidence); findings
+    /// `MALICIOUS` first, then advisories by highest risk score and id (an advisory's findings
+    /// together), then by risk and component; errors by path and line;
+    /// locations, processes, aliases and CWEs sorted and deduplicated.
     pub fn normalize(&mut self) {
         for instance in &mut self.components {
             sort_dedup(&mut instance.locations);
@@ -391,14 +401,43 @@ impl ScanReport {
         for finding in &mut self.findings {
             sort_dedup(&mut finding.locations);
             sort_dedup(&mut finding.processes);
+            sort_dedup(&mut finding.advisory.aliases);
+            sort_dedup(&mut finding.advisory.cwes);
         }
-        self.findings.sort_by(|a, b| {
-            (a.advisory.kind, &a.advisory.id, &a.component).cmp(&(
-                b.advisory.kind,
-                &b.advisory.id,
+        // Within a kind, the riskiest advisory first; an advisory's findings stay together
+        // (ordered by its highest score), the riskiest component first.
+        let mut highest: BTreeMap<(AdvisoryKind, String), u32> = BTreeMap::new();
+        for finding in &self.findings {
+            let score = finding.risk.tenths();
+            let entry = highest
+                .entry((finding.advisory.kind, finding.advisory.id.clone()))
+                .or_insert(score);
+            *entry = (*entry).max(score);
+        }
+        let mut keyed: Vec<((AdvisoryKind, Reverse<u32>, String), Finding)> = self
+            .findings
+            .drain(..)
+            .map(|finding| {
+                let key = (finding.advisory.kind, finding.advisory.id.clone());
+                let top = highest.get(&key).copied().unwrap_or(0);
+                (
+                    (
+                        finding.advisory.kind,
+                        Reverse(top),
+                        finding.advisory.id.clone(),
+                    ),
+                    finding,
+                )
+            })
+            .collect();
+        keyed.sort_by(|(ka, a), (kb, b)| {
+            (ka, Reverse(a.risk.tenths()), &a.component).cmp(&(
+                kb,
+                Reverse(b.risk.tenths()),
                 &b.component,
             ))
         });
+        self.findings = keyed.into_iter().map(|(_, finding)| finding).collect();
         self.errors
             .sort_by(|a, b| (&a.path, a.line, &a.reason).cmp(&(&b.path, b.line, &b.reason)));
         self.counts = Counts::tally(&self.components, &self.findings, &self.errors);
@@ -414,6 +453,181 @@ impl ScanReport {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         sha256(&bytes)
     }
+}
+
+/// One distinct component (by purl) with what every instance and finding says about it: the
+/// unit SBOM formats list. Built by [`ScanReport::packages`].
+pub(crate) struct PackageSummary<'a> {
+    /// The canonical purl string.
+    pub purl: String,
+    /// The component (from its first instance).
+    pub component: &'a ComponentRef,
+    /// Each kind of evidence, strongest first, with the locations showing it.
+    pub evidence: BTreeMap<Reverse<Evidence>, BTreeSet<&'a str>>,
+    /// Every instance is dev-only.
+    pub dev: bool,
+    /// Processes that loaded it.
+    pub pids: BTreeSet<u32>,
+}
+
+impl<'a> PackageSummary<'a> {
+    /// The strongest evidence.
+    pub fn strongest(&self) -> Evidence {
+        self.evidence
+            .keys()
+            .next()
+            .map_or(Evidence::Declared, |Reverse(evidence)| *evidence)
+    }
+
+    /// Every location, whatever its evidence.
+    pub fn locations(&self) -> BTreeSet<&'a str> {
+        self.evidence.values().flatten().copied().collect()
+    }
+}
+
+impl ScanReport {
+    /// The distinct components in purl order, instances merged. A component that only a
+    /// finding names (an inconsistent report) is included from the finding, so every SBOM
+    /// reference resolves.
+    pub(crate) fn packages(&self) -> Vec<PackageSummary<'_>> {
+        let mut by_purl: BTreeMap<String, PackageSummary<'_>> = BTreeMap::new();
+        for instance in &self.components {
+            let entry = by_purl
+                .entry(instance.component.purl.to_string())
+                .or_insert_with_key(|purl| PackageSummary {
+                    purl: purl.clone(),
+                    component: &instance.component,
+                    evidence: BTreeMap::new(),
+                    dev: true,
+                    pids: BTreeSet::new(),
+                });
+            entry
+                .evidence
+                .entry(Reverse(instance.evidence))
+                .or_default()
+                .extend(instance.locations.iter().map(String::as_str));
+            entry.dev &= instance.dev;
+            entry.pids.extend(instance.processes.iter().map(|p| p.pid));
+        }
+        for finding in &self.findings {
+            let purl = finding.component.purl.to_string();
+            if by_purl.contains_key(&purl) {
+                continue;
+            }
+            let mut evidence = BTreeMap::new();
+            evidence.insert(
+                Reverse(finding.evidence),
+                finding.locations.iter().map(String::as_str).collect(),
+            );
+            by_purl.insert(
+                purl.clone(),
+                PackageSummary {
+                    purl,
+                    component: &finding.component,
+                    evidence,
+                    dev: false,
+                    pids: finding.processes.iter().map(|p| p.pid).collect(),
+                },
+            );
+        }
+        by_purl.into_values().collect()
+    }
+}
+
+/// `text` when it is an RFC 3339 date-time (`2025-09-08T13:14:15Z`, fractional seconds and
+/// numeric offsets allowed, calendar-valid), else `None`: formats that type their timestamps
+/// (SARIF, CycloneDX) omit a caller's malformed value rather than emit an invalid document.
+pub(crate) fn rfc3339(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(range)?;
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        part.iter().try_fold(0u32, |n, d| {
+            n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if separators.iter().any(|&(at, c)| b.get(at) != Some(&c))
+        || !matches!(b.get(10), Some(b'T' | b't'))
+    {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = b.get(19..)?;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        rest = fraction.get(n..)?;
+    }
+    let zone_ok = match rest {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let hh = [h1, h2].iter().all(|c| c.is_ascii_digit())
+                && u32::from(*h1 - b'0') * 10 + u32::from(*h2 - b'0') <= 23;
+            let mm = [m1, m2].iter().all(|c| c.is_ascii_digit())
+                && u32::from(*m1 - b'0') * 10 + u32::from(*m2 - b'0') <= 59;
+            hh && mm
+        }
+        _ => false,
+    };
+    zone_ok.then_some(text)
+}
+
+/// `url` when it is an absolute `http`/`https` URL in plain RFC 3986 form (a DNS or IPv4
+/// host, an optional port, then only characters a URI allows, `%` escapes well-formed) — what
+/// SARIF `helpUri` and CycloneDX `source.url` demand — else `None`.
+pub(crate) fn web_url(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    // Path and query, then at most one `#` and a fragment, all from the same character set.
+    let tail_ok = match tail.split_once('#') {
+        Some((path, fragment)) => uri_chars(path) && uri_chars(fragment),
+        None => uri_chars(tail),
+    };
+    (host_ok && port_ok && tail_ok).then_some(url)
+}
+
+/// Whether `text` holds only characters a URI path, query or fragment allows: unreserved
+/// characters, sub-delimiters, `:`, `@`, `/`, `?`, and well-formed `%XX` escapes.
+fn uri_chars(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'%' => bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)),
+        b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
+        | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' => true,
+        _ => b.is_ascii_alphanumeric(),
+    })
 }
 
 /// SHA-256 of `bytes`.
@@ -461,6 +675,53 @@ mod tests {
             let risk = Risk::from_score(score);
             assert_eq!(risk.score, clamped, "{score}");
             assert_eq!(risk.level, level, "{score}");
+        }
+    }
+
+    #[test]
+    fn recognizes_rfc3339_timestamps() {
+        let cases = [
+            ("2025-09-08T13:14:15Z", true),
+            ("2025-09-08T13:14:15.250Z", true),
+            ("2025-09-08t13:14:15z", true),
+            ("2025-09-08T15:14:15+02:00", true),
+            ("2024-02-29T00:00:00Z", true),
+            ("2016-12-31T23:59:60Z", true),
+            ("2025-02-29T00:00:00Z", false),
+            ("2025-13-01T00:00:00Z", false),
+            ("2025-09-08 13:14:15Z", false),
+            ("2025-09-08T13:14:15", false),
+            ("2025-09-08T13:14:15.Z", false),
+            ("2025-09-08T24:00:00Z", false),
+            ("2025-09-08T13:14:15+24:00", false),
+            ("२०२५-09-08T13:14:15Z", false),
+            ("", false),
+        ];
+        for (input, valid) in cases {
+            assert_eq!(rfc3339(input).is_some(), valid, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn accepts_only_plain_web_urls() {
+        let cases = [
+            ("https://osv.dev/vulnerability/MAL-2025-46974", true),
+            ("http://example.com", true),
+            ("https://", false),
+            ("ftp://example.com/x", false),
+            ("https://example.com/a b", false),
+            ("https://example.com/\u{1b}[2J", false),
+            ("https://exämple.com/", false),
+            ("javascript:alert(1)", false),
+            ("https://[", false),
+            ("https://host:99999999/", false),
+            ("https://host:8080/a?b=c#frag", true),
+            ("https://host/a#b#c", false),
+            ("https://host/%zz", false),
+            ("https://host/%2F", true),
+        ];
+        for (input, valid) in cases {
+            assert_eq!(web_url(input).is_some(), valid, "{input:?}");
         }
     }
 

@@ -28,7 +28,7 @@ use std::path::{Component as PathComponent, Path, PathBuf};
 use serde::Serialize;
 
 use crate::ReportError;
-use crate::model::{AdvisoryKind, Finding, ProcessRef, ScanReport, hex, sha256};
+use crate::model::{AdvisoryKind, Finding, ProcessRef, ScanReport, hex, rfc3339, sha256, web_url};
 
 /// The `$schema` of the emitted log: the OASIS standard's schema (2.1.0 errata 01).
 pub const SCHEMA_URI: &str =
@@ -150,7 +150,8 @@ struct Location {
 #[serde(rename_all = "camelCase")]
 struct PhysicalLocation {
     artifact_location: ArtifactLocation,
-    region: Region,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<Region>,
 }
 
 #[derive(Serialize, Clone, PartialEq, Eq)]
@@ -179,10 +180,10 @@ struct Region {
 #[serde(rename_all = "camelCase")]
 struct Invocation<'a> {
     execution_successful: bool,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    start_time_utc: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    end_time_utc: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_time_utc: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time_utc: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_execution_notifications: Vec<Notification>,
 }
@@ -233,9 +234,11 @@ fn build(report: &ScanReport) -> Log<'_> {
                 locations: vec![Location {
                     physical_location: PhysicalLocation {
                         artifact_location: roots.locate(&error.path),
-                        region: Region {
-                            start_line: error.line.unwrap_or(1).max(1),
-                        },
+                        // SARIF lines start at 1; a 0 from a careless caller means unknown.
+                        region: error
+                            .line
+                            .filter(|&line| line > 0)
+                            .map(|start_line| Region { start_line }),
                     },
                 }],
             }
@@ -255,8 +258,8 @@ fn build(report: &ScanReport) -> Log<'_> {
             },
             invocations: [Invocation {
                 execution_successful: true,
-                start_time_utc: &report.started,
-                end_time_utc: &report.finished,
+                start_time_utc: rfc3339(&report.started),
+                end_time_utc: rfc3339(&report.finished),
                 tool_execution_notifications: notifications,
             }],
             original_uri_base_ids: roots.declarations(),
@@ -310,7 +313,7 @@ fn rule<'a>(first: &'a Finding, group: &'a [Finding]) -> Rule<'a> {
         id: &advisory.id,
         short_description: Message { text: short },
         full_description: full,
-        help_uri: advisory.url.as_deref(),
+        help_uri: advisory.url.as_deref().and_then(web_url),
         default_configuration: Configuration {
             level: level(advisory.kind),
         },
@@ -331,14 +334,14 @@ fn kind_word(kind: AdvisoryKind) -> &'static str {
     }
 }
 
-/// `506` from `CWE-506` (any case); `None` for anything else.
+/// `506` from `CWE-506` (any case); `None` for anything else (CWE ids start at 1).
 pub(crate) fn cwe_number(cwe: &str) -> Option<u32> {
     let digits = cwe.get(..4).filter(|p| p.eq_ignore_ascii_case("CWE-"))?;
     let number = &cwe[digits.len()..];
     if number.is_empty() || number.len() > 9 || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    number.parse().ok()
+    number.parse().ok().filter(|&n| n > 0)
 }
 
 fn results_for<'a>(
@@ -401,7 +404,7 @@ fn results_for<'a>(
             let location = Location {
                 physical_location: PhysicalLocation {
                     artifact_location,
-                    region: Region { start_line: 1 },
+                    region: Some(Region { start_line: 1 }),
                 },
             };
             make(Some(location), &key)
@@ -613,6 +616,7 @@ mod tests {
             ("CWE-506", Some(506)),
             ("cwe-79", Some(79)),
             ("CWE-", None),
+            ("CWE-0", None),
             ("CWE-12a", None),
             ("CWE-99999999999999", None),
             ("NVD-CWE-noinfo", None),

@@ -1,11 +1,12 @@
 //! The `spdx` format: an SPDX 2.3 JSON document.
 //!
-//! - One package per distinct purl (instances at several places merge): `name` and
+//! - One package per distinct purl (instances at several places merge; a component only a
+//!   finding names is listed too): `name` and
 //!   `versionInfo` as found, `downloadLocation: NOASSERTION` and `filesAnalyzed: false` (vigil
 //!   reads package metadata, not package contents), an `externalRefs` entry
 //!   `PACKAGE-MANAGER`/`purl`, a `SECURITY`/`advisory` entry per matched advisory that has a
 //!   URL, `primaryPackagePurpose: LIBRARY`, and `sourceInfo` saying how and where vigil found
-//!   it (`INSTALLED at node_modules/debug/package.json`).
+//!   it (`INSTALLED at node_modules/debug/package.json`), and a `comment` for dev-only ones.
 //! - The document `DESCRIBES` every package.
 //! - `SPDXID`s are `SPDXRef-Package-<ecosystem>-<name>-<version>-<hash>`, with every
 //!   character SPDX ids do not allow replaced by `-` and a short purl hash keeping them unique.
@@ -15,14 +16,14 @@
 //!
 //! `tests/schemas.rs` validates the output against the official SPDX 2.3 JSON schema.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 use serde::Serialize;
-use vigil_core::Evidence;
 
 use crate::ReportError;
-use crate::model::{ComponentInstance, ScanReport, hex, sha256};
+use crate::model::{PackageSummary, ScanReport, hex, sha256, web_url};
 
 /// Writes `report` as an SPDX 2.3 JSON document.
 pub fn write(report: &ScanReport, out: &mut dyn io::Write) -> Result<(), ReportError> {
@@ -64,6 +65,8 @@ struct Package<'a> {
     files_analyzed: bool,
     primary_package_purpose: &'static str,
     source_info: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'static str>,
     external_refs: Vec<ExternalRef>,
 }
 
@@ -84,56 +87,51 @@ struct Relationship {
 }
 
 fn build(report: &ScanReport) -> Document<'_> {
-    let mut by_purl: BTreeMap<String, Vec<&ComponentInstance>> = BTreeMap::new();
-    for instance in &report.components {
-        by_purl
-            .entry(instance.component.purl.to_string())
-            .or_default()
-            .push(instance);
-    }
     let mut advisories: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for finding in &report.findings {
-        if let Some(url) = &finding.advisory.url {
+        if let Some(url) = finding.advisory.url.as_deref().and_then(web_url) {
             advisories
                 .entry(finding.component.purl.to_string())
                 .or_default()
                 .insert(url);
         }
     }
-    let packages: Vec<Package<'_>> = by_purl
-        .into_iter()
-        .filter_map(|(purl, instances)| {
-            let first = instances.first()?;
-            let reference = &first.component;
-            let mut external_refs = vec![ExternalRef {
-                reference_category: "PACKAGE-MANAGER",
-                reference_type: "purl",
-                reference_locator: purl.clone(),
-            }];
-            external_refs.extend(advisories.get(&purl).into_iter().flatten().map(|url| {
-                ExternalRef {
-                    reference_category: "SECURITY",
-                    reference_type: "advisory",
-                    reference_locator: (*url).to_owned(),
+    let packages: Vec<Package<'_>> =
+        report
+            .packages()
+            .into_iter()
+            .map(|package| {
+                let reference = package.component;
+                let mut external_refs = vec![ExternalRef {
+                    reference_category: "PACKAGE-MANAGER",
+                    reference_type: "purl",
+                    reference_locator: package.purl.clone(),
+                }];
+                external_refs.extend(advisories.get(&package.purl).into_iter().flatten().map(
+                    |url| ExternalRef {
+                        reference_category: "SECURITY",
+                        reference_type: "advisory",
+                        reference_locator: (*url).to_owned(),
+                    },
+                ));
+                Package {
+                    spdx_id: package_id(
+                        &reference.ecosystem.to_string(),
+                        &reference.name,
+                        &reference.version,
+                        &package.purl,
+                    ),
+                    name: &reference.name,
+                    version_info: &reference.version,
+                    download_location: "NOASSERTION",
+                    files_analyzed: false,
+                    primary_package_purpose: "LIBRARY",
+                    source_info: source_info(&package),
+                    comment: package.dev.then_some("development dependency only"),
+                    external_refs,
                 }
-            }));
-            Some(Package {
-                spdx_id: package_id(
-                    &reference.ecosystem.to_string(),
-                    &reference.name,
-                    &reference.version,
-                    &purl,
-                ),
-                name: &reference.name,
-                version_info: &reference.version,
-                download_location: "NOASSERTION",
-                files_analyzed: false,
-                primary_package_purpose: "LIBRARY",
-                source_info: source_info(&instances),
-                external_refs,
             })
-        })
-        .collect();
+            .collect();
     let relationships = packages
         .iter()
         .map(|package| Relationship {
@@ -169,21 +167,15 @@ fn build(report: &ScanReport) -> Document<'_> {
 }
 
 /// `INSTALLED at a, b; DECLARED at c`: the evidence kinds, strongest first, with their places.
-fn source_info(instances: &[&ComponentInstance]) -> String {
-    let mut by_evidence: BTreeMap<std::cmp::Reverse<Evidence>, BTreeSet<&str>> = BTreeMap::new();
-    for instance in instances {
-        let places = by_evidence
-            .entry(std::cmp::Reverse(instance.evidence))
-            .or_default();
-        places.extend(instance.locations.iter().map(String::as_str));
-    }
-    by_evidence
-        .into_iter()
-        .map(|(std::cmp::Reverse(evidence), places)| {
+fn source_info(package: &PackageSummary<'_>) -> String {
+    package
+        .evidence
+        .iter()
+        .map(|(Reverse(evidence), places)| {
             if places.is_empty() {
                 evidence.to_string()
             } else {
-                let places: Vec<&str> = places.into_iter().collect();
+                let places: Vec<&str> = places.iter().copied().collect();
                 format!("{evidence} at {}", places.join(", "))
             }
         })
