@@ -406,38 +406,39 @@ impl ScanReport {
         }
         // Within a kind, the riskiest advisory first; an advisory's findings stay together
         // (ordered by its highest score), the riskiest component first.
-        let mut highest: BTreeMap<(AdvisoryKind, String), u32> = BTreeMap::new();
+        let mut highest: BTreeMap<AdvisoryKind, BTreeMap<String, u32>> = BTreeMap::new();
         for finding in &self.findings {
             let score = finding.risk.tenths();
             let entry = highest
-                .entry((finding.advisory.kind, finding.advisory.id.clone()))
+                .entry(finding.advisory.kind)
+                .or_default()
+                .entry(finding.advisory.id.clone())
                 .or_insert(score);
             *entry = (*entry).max(score);
         }
-        let mut keyed: Vec<((AdvisoryKind, Reverse<u32>, String), Finding)> = self
-            .findings
-            .drain(..)
-            .map(|finding| {
-                let key = (finding.advisory.kind, finding.advisory.id.clone());
-                let top = highest.get(&key).copied().unwrap_or(0);
-                (
-                    (
-                        finding.advisory.kind,
-                        Reverse(top),
-                        finding.advisory.id.clone(),
-                    ),
-                    finding,
-                )
-            })
-            .collect();
-        keyed.sort_by(|(ka, a), (kb, b)| {
-            (ka, Reverse(a.risk.tenths()), &a.component).cmp(&(
-                kb,
-                Reverse(b.risk.tenths()),
-                &b.component,
-            ))
+        let top = |finding: &Finding| {
+            highest
+                .get(&finding.advisory.kind)
+                .and_then(|ids| ids.get(finding.advisory.id.as_str()))
+                .copied()
+                .unwrap_or(0)
+        };
+        self.findings.sort_by(|a, b| {
+            (
+                a.advisory.kind,
+                Reverse(top(a)),
+                &a.advisory.id,
+                Reverse(a.risk.tenths()),
+                &a.component,
+            )
+                .cmp(&(
+                    b.advisory.kind,
+                    Reverse(top(b)),
+                    &b.advisory.id,
+                    Reverse(b.risk.tenths()),
+                    &b.component,
+                ))
         });
-        self.findings = keyed.into_iter().map(|(_, finding)| finding).collect();
         self.errors
             .sort_by(|a, b| (&a.path, a.line, &a.reason).cmp(&(&b.path, b.line, &b.reason)));
         self.counts = Counts::tally(&self.components, &self.findings, &self.errors);

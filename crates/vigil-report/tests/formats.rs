@@ -13,8 +13,8 @@ use vigil_report::{
 
 fn rendered(report: &ScanReport, format: Format, color: bool) -> String {
     let mut out = Vec::new();
-    render(report, format, &TableOptions { color }, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    render(report, format, &TableOptions { color }, &mut out).expect("rendering to a Vec");
+    String::from_utf8(out).expect("renderers write UTF-8")
 }
 
 #[test]
@@ -228,4 +228,53 @@ fn sboms_list_components_that_only_findings_name() {
     assert!(refs.contains(&"pkg:npm/debug@4.4.2"), "{refs:?}");
     let spdx = rendered(&report, Format::Spdx, false);
     assert!(spdx.contains("\"referenceLocator\": \"pkg:npm/debug@4.4.2\""));
+}
+
+fn scan_json_doc() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/scan-json.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// docs/scan-json.md is the contract: its example must read as a report already in canonical
+/// form, and every field the json format writes must be documented there.
+#[test]
+fn scan_json_doc_matches_the_format() {
+    let doc = scan_json_doc();
+    let example = doc
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let report: ScanReport = serde_json::from_str(example).unwrap();
+    let mut normalized = report.clone();
+    normalized.normalize();
+    assert_eq!(
+        normalized, report,
+        "the example is not in canonical order or counts"
+    );
+
+    fn keys(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    out.insert(key.clone());
+                    keys(value, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&rendered(&fixture::report(), Format::Json, false)).unwrap();
+    let mut found = std::collections::BTreeSet::new();
+    keys(&written, &mut found);
+    let undocumented: Vec<&String> = found
+        .iter()
+        .filter(|key| !doc.contains(&format!("| `{key}` |")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "undocumented fields: {undocumented:?}"
+    );
 }

@@ -31,7 +31,7 @@ fn validator(schema: &Value, registry: Option<&Registry<'_>>) -> Validator {
     if let Some(registry) = registry {
         options = options.with_registry(registry);
     }
-    options.build(schema).unwrap()
+    options.build(schema).expect("the schema compiles")
 }
 
 static SARIF: LazyLock<Validator> =
@@ -47,14 +47,14 @@ static CYCLONEDX: LazyLock<Validator> = LazyLock::new(|| {
             "http://cyclonedx.org/schema/spdx.schema.json",
             schema_file("cyclonedx-1.6/spdx.schema.json"),
         )
-        .unwrap()
+        .expect("a valid resource URI")
         .add(
             "http://cyclonedx.org/schema/jsf-0.82.schema.json",
             schema_file("cyclonedx-1.6/jsf-0.82.schema.json"),
         )
-        .unwrap()
+        .expect("a valid resource URI")
         .prepare()
-        .unwrap();
+        .expect("the companion schemas load");
     validator(
         &schema_file("cyclonedx-1.6/bom-1.6.schema.json"),
         Some(&registry),
@@ -63,8 +63,8 @@ static CYCLONEDX: LazyLock<Validator> = LazyLock::new(|| {
 
 fn document(report: &ScanReport, format: Format) -> Value {
     let mut out = Vec::new();
-    render(report, format, &TableOptions::default(), &mut out).unwrap();
-    serde_json::from_slice(&out).unwrap()
+    render(report, format, &TableOptions::default(), &mut out).expect("rendering to a Vec");
+    serde_json::from_slice(&out).expect("the document is JSON")
 }
 
 fn errors(validator: &Validator, document: &Value) -> Vec<String> {
