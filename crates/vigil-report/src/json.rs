@@ -6,7 +6,7 @@
 //! zero-width characters) are written as `\uXXXX` escapes on top of the C0 escapes JSON
 //! requires. The value is unchanged for any JSON reader; only the bytes are inert.
 
-use std::io;
+use std::io::{self, Write};
 
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
@@ -25,9 +25,14 @@ pub(crate) fn write_value<T: Serialize + ?Sized>(
     value: &T,
     out: &mut dyn io::Write,
 ) -> Result<(), ReportError> {
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, SafeFormatter::new());
+    // serde_json writes token by token: buffer, so an unbuffered writer (a file, a pipe) is
+    // not hit with a system call per token.
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut buffered, SafeFormatter::new());
     value.serialize(&mut serializer)?;
-    out.write_all(b"\n")?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()?;
     Ok(())
 }
 
@@ -51,7 +56,11 @@ impl Formatter for SafeFormatter {
         fragment: &str,
     ) -> io::Result<()> {
         // serde_json has already split out '"', '\\' and C0 controls; what reaches here is
-        // everything else, written raw unless it could drive a terminal.
+        // everything else, written raw unless it could drive a terminal. Printable ASCII, the
+        // common case, needs no per-character look.
+        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut rest = fragment;
         while let Some((at, c)) = rest.char_indices().find(|&(_, c)| is_unsafe(c)) {
             writer.write_all(&rest.as_bytes()[..at])?;

@@ -443,9 +443,7 @@ impl ScanReport {
             .sort_by(|a, b| (&a.path, a.line, &a.reason).cmp(&(&b.path, b.line, &b.reason)));
         self.counts = Counts::tally(&self.components, &self.findings, &self.errors);
     }
-}
 
-impl ScanReport {
     /// SHA-256 of the report's compact JSON: identifies this exact content, so documents
     /// derived from it (the SPDX namespace, the CycloneDX serial number) are unique per scan
     /// yet reproducible from the same report.
@@ -487,16 +485,17 @@ impl<'a> PackageSummary<'a> {
 }
 
 impl ScanReport {
-    /// The distinct components in purl order, instances merged. A component that only a
+    /// The distinct components in purl order ([`Purl`]'s `Ord`), instances merged. A component that only a
     /// finding names (an inconsistent report) is included from the finding, so every SBOM
     /// reference resolves.
     pub(crate) fn packages(&self) -> Vec<PackageSummary<'_>> {
-        let mut by_purl: BTreeMap<String, PackageSummary<'_>> = BTreeMap::new();
+        // Keyed by the parsed purl (cheap to compare); its string is formatted once per package.
+        let mut by_purl: BTreeMap<&Purl, PackageSummary<'_>> = BTreeMap::new();
         for instance in &self.components {
             let entry = by_purl
-                .entry(instance.component.purl.to_string())
-                .or_insert_with_key(|purl| PackageSummary {
-                    purl: purl.clone(),
+                .entry(&instance.component.purl)
+                .or_insert_with(|| PackageSummary {
+                    purl: String::new(),
                     component: &instance.component,
                     evidence: BTreeMap::new(),
                     dev: true,
@@ -511,27 +510,26 @@ impl ScanReport {
             entry.pids.extend(instance.processes.iter().map(|p| p.pid));
         }
         for finding in &self.findings {
-            let purl = finding.component.purl.to_string();
-            if by_purl.contains_key(&purl) {
-                continue;
-            }
-            let mut evidence = BTreeMap::new();
-            evidence.insert(
-                Reverse(finding.evidence),
-                finding.locations.iter().map(String::as_str).collect(),
-            );
-            by_purl.insert(
-                purl.clone(),
-                PackageSummary {
-                    purl,
+            by_purl
+                .entry(&finding.component.purl)
+                .or_insert_with(|| PackageSummary {
+                    purl: String::new(),
                     component: &finding.component,
-                    evidence,
+                    evidence: BTreeMap::from([(
+                        Reverse(finding.evidence),
+                        finding.locations.iter().map(String::as_str).collect(),
+                    )]),
                     dev: false,
                     pids: finding.processes.iter().map(|p| p.pid).collect(),
-                },
-            );
+                });
         }
-        by_purl.into_values().collect()
+        by_purl
+            .into_iter()
+            .map(|(purl, mut package)| {
+                package.purl = purl.to_string();
+                package
+            })
+            .collect()
     }
 }
 

@@ -43,6 +43,8 @@ pub fn write(
     options: &TableOptions,
     out: &mut dyn io::Write,
 ) -> Result<(), ReportError> {
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    let out: &mut dyn io::Write = &mut buffered;
     let paint = Paint {
         color: options.color,
     };
@@ -55,6 +57,7 @@ pub fn write(
     }
     write_errors(report, paint, out)?;
     write_summary(report, out)?;
+    out.flush()?;
     Ok(())
 }
 
