@@ -66,7 +66,12 @@ pub struct Tool {
 }
 
 /// The (ecosystem, name, version) a component instance or a finding is about, with its purl.
+///
+/// Reading it back, a purl that does not parse (vigil writes one only for a component whose
+/// name is empty, `pkg:npm/`) is rebuilt from ecosystem, name and version, so every report
+/// vigil writes reads back.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "ComponentRefWire")]
 pub struct ComponentRef {
     /// OSV ecosystem name (`npm`, `PyPI`, `Maven`, `Debian:12`, …).
     pub ecosystem: Ecosystem,
@@ -77,6 +82,28 @@ pub struct ComponentRef {
     pub version: String,
     /// The package URL (`pkg:npm/%40ctrl/tinycolor@4.1.1`).
     pub purl: Purl,
+}
+
+/// [`ComponentRef`] as read, before its purl is checked.
+#[derive(Deserialize)]
+struct ComponentRefWire {
+    ecosystem: Ecosystem,
+    name: String,
+    version: String,
+    purl: String,
+}
+
+impl From<ComponentRefWire> for ComponentRef {
+    fn from(wire: ComponentRefWire) -> ComponentRef {
+        let purl = Purl::parse_lenient(&wire.purl)
+            .unwrap_or_else(|_| Purl::for_package(&wire.ecosystem, &wire.name, &wire.version));
+        ComponentRef {
+            ecosystem: wire.ecosystem,
+            name: wire.name,
+            version: wire.version,
+            purl,
+        }
+    }
 }
 
 impl ComponentRef {

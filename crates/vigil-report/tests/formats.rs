@@ -208,6 +208,10 @@ proptest! {
             if format != Format::Table {
                 prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
             }
+            if format == Format::Json {
+                let back: ScanReport = serde_json::from_str(&text).expect("reads back");
+                prop_assert_eq!(&back, &report);
+            }
         }
     }
 }
