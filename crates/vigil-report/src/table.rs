@@ -1,0 +1,205 @@
+//! The `table` format: what a person reads at a terminal during an incident.
+//!
+//! Findings come first, grouped by advisory (`MALICIOUS` before `VULNERABILITY`, then by id),
+//! each group listing the affected components with their evidence, why they matched, every
+//! location and the processes that loaded them. Then the scan errors (the first
+//! [`MAX_ERRORS_SHOWN`]), then one summary line:
+//!
+//! ```text
+//! MALICIOUS MAL-2025-46974  Malicious code in debug (npm)
+//!   risk 10.0 CRITICAL · CWE-506 · aliases GHSA-8mgj-vmr8-frr6
+//!   npm debug@4.4.2  INSTALLED  version 4.4.2 listed
+//!     node_modules/debug/package.json
+//!     pid 4242 /usr/bin/node (container 3f2a9c0b)
+//!
+//! 3 components in 4 locations, 1 malicious, 0 vulnerable, 0 errors
+//! ```
+//!
+//! Plain indented text rather than a grid: paths in `node_modules` trees are long, and a
+//! grid wraps them into unreadable cells. Every string from the report goes through
+//! [`escape`]; colour (ANSI SGR) only when the caller asks for it, which it does when stdout
+//! is a terminal.
+
+use std::io;
+
+use crate::ReportError;
+use crate::model::{AdvisoryKind, Finding, ProcessRef, ScanReport};
+use crate::terminal::escape;
+
+/// How many scan errors the table lists before summarizing the rest.
+pub const MAX_ERRORS_SHOWN: usize = 20;
+
+/// Options for the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Use ANSI colours (the caller decides, normally "stdout is a terminal and `NO_COLOR`
+    /// is unset").
+    pub color: bool,
+}
+
+/// Writes `report` as text.
+pub fn write(
+    report: &ScanReport,
+    options: &TableOptions,
+    out: &mut dyn io::Write,
+) -> Result<(), ReportError> {
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    let out: &mut dyn io::Write = &mut buffered;
+    let paint = Paint {
+        color: options.color,
+    };
+    for group in report
+        .findings
+        .chunk_by(|a, b| a.advisory.kind == b.advisory.kind && a.advisory.id == b.advisory.id)
+    {
+        write_group(group, paint, out)?;
+        writeln!(out)?;
+    }
+    write_errors(report, paint, out)?;
+    write_summary(report, out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn write_group(group: &[Finding], paint: Paint, out: &mut dyn io::Write) -> io::Result<()> {
+    let Some(first) = group.first() else {
+        return Ok(());
+    };
+    let advisory = &first.advisory;
+    let kind_style = match advisory.kind {
+        AdvisoryKind::Malicious => Style::Alarm,
+        AdvisoryKind::Vulnerability => Style::Warn,
+    };
+    write!(
+        out,
+        "{} {}",
+        paint.apply(kind_style, advisory.kind.as_str()),
+        paint.apply(Style::Bold, &escape(&advisory.id)),
+    )?;
+    if !advisory.summary.is_empty() {
+        write!(out, "  {}", escape(&advisory.summary))?;
+    }
+    writeln!(out)?;
+
+    let mut facts = vec![format!(
+        "risk {:.1} {}",
+        first.risk.clamped_score(),
+        first.risk.level
+    )];
+    if !advisory.cwes.is_empty() {
+        facts.push(escape(&advisory.cwes.join(", ")).into_owned());
+    }
+    if !advisory.aliases.is_empty() {
+        facts.push(format!("aliases {}", escape(&advisory.aliases.join(", "))));
+    }
+    if let Some(url) = &advisory.url {
+        facts.push(escape(url).into_owned());
+    }
+    writeln!(out, "  {}", facts.join(" · "))?;
+
+    for finding in group {
+        let component = &finding.component;
+        write!(
+            out,
+            "  {} {}  {}",
+            escape(&component.ecosystem.to_string()),
+            paint.apply(Style::Bold, &escape(&component.display_name())),
+            finding.evidence,
+        )?;
+        if !finding.match_reason.is_empty() {
+            write!(out, "  {}", escape(&finding.match_reason))?;
+        }
+        writeln!(out)?;
+        for location in &finding.locations {
+            writeln!(out, "    {}", escape(location))?;
+        }
+        for process in &finding.processes {
+            writeln!(out, "    {}", describe_process(process))?;
+        }
+    }
+    Ok(())
+}
+
+fn describe_process(process: &ProcessRef) -> String {
+    let mut text = format!("pid {}", process.pid);
+    if let Some(exe) = &process.exe {
+        text.push(' ');
+        text.push_str(&escape(exe));
+    }
+    if let Some(container) = &process.container_id {
+        text.push_str(" (container ");
+        text.push_str(&escape(container));
+        text.push(')');
+    }
+    text
+}
+
+fn write_errors(report: &ScanReport, paint: Paint, out: &mut dyn io::Write) -> io::Result<()> {
+    if report.errors.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", paint.apply(Style::Warn, "errors"))?;
+    for error in report.errors.iter().take(MAX_ERRORS_SHOWN) {
+        write!(out, "  {}", escape(&error.path))?;
+        if let Some(line) = error.line {
+            write!(out, ":{line}")?;
+        }
+        write!(out, ": {}", escape(&error.reason))?;
+        if let Some(field) = &error.field {
+            write!(out, " (field {})", escape(field))?;
+        }
+        writeln!(out)?;
+    }
+    let hidden = report.errors.len().saturating_sub(MAX_ERRORS_SHOWN);
+    if hidden > 0 {
+        writeln!(
+            out,
+            "  … and {hidden} more (every error is in the json format)"
+        )?;
+    }
+    writeln!(out)
+}
+
+fn write_summary(report: &ScanReport, out: &mut dyn io::Write) -> io::Result<()> {
+    let counts = &report.counts;
+    writeln!(
+        out,
+        "{} in {}, {} malicious, {} vulnerable, {}",
+        plural(counts.components, "component", "components"),
+        plural(counts.locations, "location", "locations"),
+        counts.malicious,
+        counts.vulnerable,
+        plural(counts.errors, "error", "errors"),
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Alarm,
+    Warn,
+    Bold,
+}
+
+#[derive(Clone, Copy)]
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    /// `text` in `style` when colour is on. `text` must already be escaped.
+    fn apply(self, style: Style, text: &str) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let sgr = match style {
+            Style::Alarm => "1;31",
+            Style::Warn => "1;33",
+            Style::Bold => "1",
+        };
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    }
+}
