@@ -81,6 +81,7 @@ CREATE TABLE component_instances (
 CREATE UNIQUE INDEX component_instances_identity
     ON component_instances (host_id, ifnull(container_ref, 0), component_id, path);
 CREATE INDEX component_instances_by_component ON component_instances (component_id);
+CREATE INDEX component_instances_present ON component_instances (host_id) WHERE gone_at IS NULL;
 CREATE INDEX component_instances_gone ON component_instances (gone_at) WHERE gone_at IS NOT NULL;
 
 -- Exposure history: one row per continuous presence of an instance. Kept forever.

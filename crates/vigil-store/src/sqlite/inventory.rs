@@ -293,19 +293,6 @@ impl ContainerState {
     }
 }
 
-/// Identity of an instance within a host: (ecosystem, name key, version, container, path).
-type InstanceIdentity = (String, String, String, Option<i64>, String);
-
-fn identity(component: &Component, container: Option<i64>, path: &str) -> InstanceIdentity {
-    (
-        component.ecosystem.to_string(),
-        component.name.key().to_owned(),
-        component.version.to_string(),
-        container,
-        path.to_owned(),
-    )
-}
-
 /// Applies one snapshot (see the module and [`crate::inventory`] docs).
 pub(crate) fn apply_snapshot(
     conn: &Connection,
@@ -634,10 +621,64 @@ fn apply_processes(
 /// One snapshot instance after merging duplicates.
 struct Merged<'a> {
     input: &'a InstanceInput,
+    ecosystem: &'a str,
     container: Option<i64>,
     evidence: Evidence,
     dev: bool,
     pids: Vec<u32>,
+}
+
+/// A present instance as the diff needs it: identity and the mutable attributes, plus what a
+/// record needs should it turn out changed or gone. Decoding stays lazy (no component parsing,
+/// no JSON) because most rows of most snapshots are unchanged.
+struct PresentRow {
+    id: i64,
+    component_id: i64,
+    ecosystem: String,
+    name: String,
+    name_key: String,
+    version: String,
+    purl: String,
+    container: Option<i64>,
+    path: String,
+    evidence: String,
+    dev: bool,
+    pids: String,
+    first_seen: i64,
+}
+
+/// Borrowed instance identity: (ecosystem, name key, version, container row, path).
+type IdentityRef<'a> = (&'a str, &'a str, &'a str, Option<i64>, &'a str);
+
+fn present_rows(conn: &Connection, host_id: HostId) -> Result<Vec<PresentRow>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT ci.id, c.id, c.ecosystem, c.name, c.name_key, c.version, c.purl, ci.container_ref,
+                    ci.path, ci.evidence, ci.dev, ci.pids, ci.first_seen
+             FROM component_instances ci JOIN components c ON c.id = ci.component_id
+             WHERE ci.host_id = ?1 AND ci.gone_at IS NULL",
+        )
+        .map_err(db("read instances"))?;
+    let mut rows = stmt.query([host_id.0]).map_err(db("read instances"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db("read instances"))? {
+        out.push(PresentRow {
+            id: get(row, 0)?,
+            component_id: get(row, 1)?,
+            ecosystem: get(row, 2)?,
+            name: get(row, 3)?,
+            name_key: get(row, 4)?,
+            version: get(row, 5)?,
+            purl: get(row, 6)?,
+            container: get(row, 7)?,
+            path: get(row, 8)?,
+            evidence: get(row, 9)?,
+            dev: get(row, 10)?,
+            pids: get(row, 11)?,
+            first_seen: get(row, 12)?,
+        });
+    }
+    Ok(out)
 }
 
 fn apply_instances(
@@ -653,46 +694,97 @@ fn apply_instances(
     let summaries: HashMap<i64, ContainerSummary> =
         containers.values().map(|s| (s.key, s.summary())).collect();
     let summary_of = |key: Option<i64>| key.and_then(|key| summaries.get(&key)).cloned();
-
-    let mut present: HashMap<InstanceIdentity, InstanceRecord> = HashMap::new();
-    for record in query_instances(conn, "ci.host_id = ?1 AND ci.gone_at IS NULL", [host_id.0])? {
-        let key = identity(
-            &record.component,
-            record.container.as_ref().map(|c| c.key.0),
-            &record.path,
-        );
-        present.insert(key, record);
-    }
     let host_last_seen: i64 = conn
         .prepare_cached("SELECT last_seen FROM hosts WHERE id = ?1")
         .and_then(|mut stmt| stmt.query_row([host_id.0], |row| row.get(0)))
         .map_err(db("read host"))?;
     let host_last_seen = Timestamp::from_unix_millis(host_last_seen);
+    let record_of = |row: &PresentRow,
+                     component: Option<&Component>,
+                     pids: Option<Vec<u32>>|
+     -> Result<InstanceRecord> {
+        Ok(InstanceRecord {
+            id: InstanceId(row.id),
+            component_id: ComponentId(row.component_id),
+            component: match component {
+                Some(c) => c.clone(),
+                None => component_from(&row.ecosystem, &row.name, row.version.clone()),
+            },
+            purl: row.purl.clone(),
+            host_id,
+            host_name: snapshot.host.name.clone(),
+            container: summary_of(row.container),
+            path: row.path.clone(),
+            evidence: parse_evidence("component_instances", row.id, &row.evidence)?,
+            dev: row.dev,
+            pids: match pids {
+                Some(pids) => pids,
+                None => pids_from_json("component_instances", row.id, &row.pids)?,
+            },
+            first_seen: Timestamp::from_unix_millis(row.first_seen),
+            last_seen: host_last_seen,
+            gone_at: None,
+        })
+    };
+
+    // Owned strings the borrowed identity keys below point into; declared before the map.
+    let removal_ecosystems: Vec<String> = match &snapshot.kind {
+        SnapshotKind::Full => Vec::new(),
+        SnapshotKind::Delta(removals) => removals
+            .instances
+            .iter()
+            .map(|k| k.component.ecosystem.to_string())
+            .collect(),
+    };
+    let rows = present_rows(conn, host_id)?;
+    let mut present: HashMap<IdentityRef<'_>, &PresentRow> = rows
+        .iter()
+        .map(|r| {
+            let key = (
+                r.ecosystem.as_str(),
+                r.name_key.as_str(),
+                r.version.as_str(),
+                r.container,
+                r.path.as_str(),
+            );
+            (key, r)
+        })
+        .collect();
 
     // Merge duplicates within the snapshot: strongest evidence, all pids, dev only if all are.
-    let mut order: Vec<InstanceIdentity> = Vec::new();
-    let mut merged: HashMap<InstanceIdentity, Merged<'_>> = HashMap::new();
-    for input in &snapshot.instances {
+    let ecosystems: Vec<String> = snapshot
+        .instances
+        .iter()
+        .map(|i| i.component.ecosystem.to_string())
+        .collect();
+    let mut merged: Vec<Merged<'_>> = Vec::with_capacity(snapshot.instances.len());
+    let mut index: HashMap<IdentityRef<'_>, usize> =
+        HashMap::with_capacity(snapshot.instances.len());
+    for (input, ecosystem) in snapshot.instances.iter().zip(&ecosystems) {
         let container = container_key(&input.container_id);
-        let key = identity(&input.component, container, &input.path);
-        match merged.get_mut(&key) {
+        let key = (
+            ecosystem.as_str(),
+            input.component.name.key(),
+            &*input.component.version,
+            container,
+            input.path.as_str(),
+        );
+        match index.get(&key).and_then(|&i| merged.get_mut(i)) {
             Some(m) => {
                 m.evidence = m.evidence.max(input.evidence);
                 m.dev &= input.dev;
                 m.pids.extend_from_slice(&input.pids);
             }
             None => {
-                order.push(key.clone());
-                merged.insert(
-                    key,
-                    Merged {
-                        input,
-                        container,
-                        evidence: input.evidence,
-                        dev: input.dev,
-                        pids: input.pids.clone(),
-                    },
-                );
+                index.insert(key, merged.len());
+                merged.push(Merged {
+                    input,
+                    ecosystem,
+                    container,
+                    evidence: input.evidence,
+                    dev: input.dev,
+                    pids: input.pids.clone(),
+                });
             }
         }
     }
@@ -701,13 +793,18 @@ fn apply_instances(
         host_id: Some(host_id),
         ..SnapshotOutcome::default()
     };
-    for key in order {
-        let Some(m) = merged.remove(&key) else {
-            continue;
-        };
+    for m in &merged {
         let pids = normalize_pids(&m.pids);
-        if let Some(mut record) = present.remove(&key) {
-            if record.evidence == m.evidence && record.dev == m.dev && record.pids == pids {
+        let pids_json = to_json_pids(&pids);
+        let key = (
+            m.ecosystem,
+            m.input.component.name.key(),
+            &*m.input.component.version,
+            m.container,
+            m.input.path.as_str(),
+        );
+        if let Some(row) = present.remove(&key) {
+            if row.evidence == m.evidence.as_str() && row.dev == m.dev && row.pids == pids_json {
                 outcome.unchanged += 1;
                 continue;
             }
@@ -717,17 +814,17 @@ fn apply_instances(
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
-                    record.id.0,
+                    row.id,
                     m.evidence.as_str(),
                     m.dev,
-                    to_json_pids(&pids),
+                    pids_json,
                     now.unix_millis()
                 ])
             })
             .map_err(db("update instance"))?;
+            let mut record = record_of(row, None, Some(pids))?;
             record.evidence = m.evidence;
             record.dev = m.dev;
-            record.pids = pids;
             outcome.changed.push(record);
             continue;
         }
@@ -748,7 +845,6 @@ fn apply_instances(
                 .optional()
             })
             .map_err(db("read instance"))?;
-        let pids_json = to_json_pids(&pids);
         let (id, first_seen) = match revived {
             Some((id, first_seen)) => {
                 conn.prepare_cached(
@@ -811,27 +907,30 @@ fn apply_instances(
         });
     }
 
-    let gone: Vec<InstanceRecord> = match &snapshot.kind {
+    let gone: Vec<&PresentRow> = match &snapshot.kind {
         SnapshotKind::Full => present.into_values().collect(),
-        SnapshotKind::Delta(removals) => removals
-            .instances
-            .iter()
-            .filter_map(|k| {
-                present.remove(&identity(
-                    &k.component,
+        SnapshotKind::Delta(removals) => {
+            let mut gone = Vec::new();
+            for (k, ecosystem) in removals.instances.iter().zip(&removal_ecosystems) {
+                let key = (
+                    ecosystem.as_str(),
+                    k.component.name.key(),
+                    &*k.component.version,
                     container_key(&k.container_id),
-                    &k.path,
-                ))
-            })
-            .collect(),
+                    k.path.as_str(),
+                );
+                gone.extend(present.remove(&key));
+            }
+            gone
+        }
     };
-    for mut record in gone {
+    for row in gone {
         conn.prepare_cached(
             "UPDATE component_instances SET gone_at = ?2, last_seen = ?3 WHERE id = ?1",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
-                record.id.0,
+                row.id,
                 now.unix_millis(),
                 last_report.unix_millis()
             ])
@@ -840,8 +939,9 @@ fn apply_instances(
         conn.prepare_cached(
             "UPDATE exposure_windows SET to_ts = ?2 WHERE instance_id = ?1 AND to_ts IS NULL",
         )
-        .and_then(|mut stmt| stmt.execute(params![record.id.0, now.unix_millis()]))
+        .and_then(|mut stmt| stmt.execute(params![row.id, now.unix_millis()]))
         .map_err(db("close exposure window"))?;
+        let mut record = record_of(row, None, None)?;
         record.gone_at = Some(now);
         record.last_seen = last_report;
         outcome.gone.push(record);
