@@ -463,3 +463,32 @@ impl Default for OpenOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_named_uniquely() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+            assert!(!m.sql.trim().is_empty(), "{}", m.name);
+            assert_eq!(MIGRATIONS.iter().filter(|o| o.name == m.name).count(), 1);
+        }
+        assert_eq!(latest_version(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn busy_errors_are_told_apart() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(db("x")(busy), StoreError::Busy { op: "x" }));
+        let other = rusqlite::Error::QueryReturnedNoRows;
+        assert!(matches!(
+            db("x")(other),
+            StoreError::Database { op: "x", .. }
+        ));
+    }
+}
