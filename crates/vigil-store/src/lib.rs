@@ -1,0 +1,649 @@
+//! # vigil-store
+//!
+//! Where vigil remembers: hosts, containers, processes, component instances and their exposure
+//! history, advisories and the persisted matcher, findings, the append-only security-event
+//! log, the workflow outbox and API tokens — behind one [`Store`] whatever the database.
+//!
+//! What lives here: the schema (versioned migrations, see `SCHEMA.md`), typed methods grouped by
+//! concern, transactions, and the `q_*` SQL views the query language compiles to.
+//!
+//! What does **not** live here: business rules. The store does not decide whether a component
+//! is affected, when a finding is created, re-opened or resolved, what a risk score is, or which
+//! token scope allows what; it records what the detection engine, the workflow runner and the
+//! server decide, atomically and durably, and answers their questions quickly.
+//!
+//! ## Backends
+//!
+//! SQLite (bundled, embedded; the default) today. PostgreSQL lands as a second variant of the
+//! private backend enum behind the same methods: callers hold a [`Store`] and a [`WriteTx`] and
+//! never name a driver type — errors carry driver errors as opaque sources, parameters and
+//! results are plain Rust types, and [`Store::open`] picks the backend from the location. The
+//! interface is synchronous (blocking); async callers run it on a blocking thread.
+//!
+//! ## Transactions
+//!
+//! Every write method on [`Store`] is one transaction. [`Store::write`] runs several in one —
+//! a finding, its event and its outbox tasks commit together or not at all:
+//!
+//! ```
+//! # use vigil_store::*;
+//! # fn main() -> Result<()> {
+//! let store = Store::open_in_memory()?;
+//! let now = Timestamp::from_unix_millis(1_700_000_000_000);
+//! let seq = store.write(|tx| {
+//!     let event = EventInput {
+//!         timestamp: now,
+//!         event_type: "VULNERABILITY_FINDING".into(),
+//!         finding_id: None,
+//!         payload: Default::default(),
+//!     };
+//!     Ok(tx.append_event(&event)?.seq)
+//! })?;
+//! assert_eq!(store.events_since(EventSeq(0), 10)?[0].seq, seq);
+//! # Ok(()) }
+//! ```
+//!
+//! Inside a `write` closure use only the [`WriteTx`]: calling back into the same [`Store`]
+//! would wait for the write lock the closure holds.
+//!
+//! ## Time
+//!
+//! [`Timestamp`]: unix milliseconds, UTC, passed in by the caller (`now`) so tests and
+//! replicas control it. The query views expose nanoseconds.
+
+mod advisory;
+mod error;
+mod event;
+mod finding;
+mod inventory;
+mod outbox;
+mod query;
+mod sqlite;
+mod time;
+mod token;
+
+use std::path::Path;
+use std::time::Duration;
+
+use vigil_core::Component;
+
+pub use advisory::{AdvisoryInput, AdvisoryKind, AdvisoryRecord, Blob, PutAdvisories};
+pub use error::{Result, Source, StoreError};
+pub use event::{AppendedEvent, EventInput, EventSeq, StoredEvent};
+pub use finding::{
+    Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingUpsert,
+    StatusChange,
+};
+pub use inventory::{
+    ComponentId, ContainerInfo, ContainerKey, ContainerSummary, Exposure, ExposureWindow, HostId,
+    HostInfo, HostRecord, InstanceId, InstanceInput, InstanceKey, InstanceRecord, ListeningSocket,
+    PackageKey, ProcessInfo, Removals, Snapshot, SnapshotKind, SnapshotOutcome,
+};
+pub use outbox::{Enqueued, OutboxCounts, OutboxId, OutboxInput, OutboxItem, OutboxStatus, Retry};
+pub use query::{Dialect, QueryRows, SqlValue};
+pub use time::Timestamp;
+pub use token::{NewToken, SECRET_PREFIX, TokenId, TokenInfo};
+
+/// How thoroughly to check a SQLite file when opening it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegrityCheck {
+    /// `PRAGMA quick_check`: page structure and record formats, O(database size) but cheap.
+    Quick,
+    /// `PRAGMA integrity_check`: also indexes against tables; slower on large stores.
+    Full,
+    /// No check (tests, and callers that just checked).
+    Skip,
+}
+
+/// What a committed transaction survives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Process crash and power loss (`synchronous = FULL`: the WAL is synced at each commit).
+    Full,
+    /// Process crash; the last transactions may roll back on power loss
+    /// (`synchronous = NORMAL`), never corrupting the file.
+    Normal,
+}
+
+/// How to open a SQLite store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Check run at open (default [`IntegrityCheck::Quick`]).
+    pub integrity_check: IntegrityCheck,
+    /// Default [`Durability::Full`].
+    pub durability: Durability,
+    /// How long a writer waits for another's lock before [`StoreError::Busy`] (default 10 s).
+    pub busy_timeout: Duration,
+    /// Connections kept open for reuse (default 4).
+    pub max_idle_connections: usize,
+}
+
+/// The store: one database behind typed methods.
+pub struct Store {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// An open write transaction (see [`Store::write`]).
+pub struct WriteTx<'a> {
+    inner: TxInner<'a>,
+}
+
+enum TxInner<'a> {
+    Sqlite(&'a rusqlite::Connection),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.location())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the store at `location`: a file path, `sqlite:PATH`, `sqlite::memory:` (or
+    /// `:memory:`). `postgres://…` is recognised and refused until that backend lands.
+    pub fn open(location: &str) -> Result<Store> {
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            return Err(StoreError::UnsupportedLocation {
+                location: location.to_owned(),
+                reason: "the PostgreSQL backend is not in this build yet",
+            });
+        }
+        let path = location.strip_prefix("sqlite:").unwrap_or(location);
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path == ":memory:" {
+            return Store::open_in_memory();
+        }
+        if path.is_empty() {
+            return Err(StoreError::UnsupportedLocation {
+                location: location.to_owned(),
+                reason: "no database path",
+            });
+        }
+        Store::open_sqlite(Path::new(path), &OpenOptions::default())
+    }
+
+    /// Opens (creating if needed) a SQLite store at `path`: WAL, busy timeout, foreign keys,
+    /// the integrity check, then migrations. A file from a newer vigil, a damaged file or a
+    /// file that is not a vigil store is refused with an error naming it.
+    pub fn open_sqlite(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Store> {
+        Ok(Store {
+            backend: Backend::Sqlite(sqlite::SqliteStore::open(path.as_ref(), options)?),
+        })
+    }
+
+    /// A private in-memory SQLite store.
+    pub fn open_in_memory() -> Result<Store> {
+        Ok(Store {
+            backend: Backend::Sqlite(sqlite::SqliteStore::open_in_memory()?),
+        })
+    }
+
+    /// Where the data lives, for messages.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(s) => s.location(),
+        }
+    }
+
+    /// The SQL dialect the query views are read with.
+    pub fn dialect(&self) -> Dialect {
+        match &self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// The schema version in the database.
+    pub fn schema_version(&self) -> Result<i64> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.schema_version(),
+        }
+    }
+
+    /// The newest schema version this build knows.
+    pub fn supported_schema_version(&self) -> i64 {
+        match &self.backend {
+            Backend::Sqlite(_) => sqlite::latest_version(),
+        }
+    }
+
+    /// A full integrity check (for SQLite `PRAGMA integrity_check`).
+    pub fn integrity_check(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.integrity_check(),
+        }
+    }
+
+    /// Runs `f` in one write transaction: everything it does commits together when it returns
+    /// `Ok`, and nothing does when it returns `Err`.
+    pub fn write<T>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.write(|conn| {
+                f(&mut WriteTx {
+                    inner: TxInner::Sqlite(conn),
+                })
+            }),
+        }
+    }
+
+    /// Runs `f` on one consistent read snapshot.
+    fn read<T>(&self, sqlite: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.read(sqlite),
+        }
+    }
+
+    // ----- inventory -----
+
+    /// Inserts or refreshes a host.
+    pub fn upsert_host(&self, host: &HostInfo, now: Timestamp) -> Result<HostId> {
+        self.write(|tx| tx.upsert_host(host, now))
+    }
+
+    /// Applies an agent snapshot (see [`WriteTx::apply_snapshot`]).
+    pub fn apply_snapshot(&self, snapshot: &Snapshot, now: Timestamp) -> Result<SnapshotOutcome> {
+        self.write(|tx| tx.apply_snapshot(snapshot, now))
+    }
+
+    /// A host by name.
+    pub fn host(&self, name: &str) -> Result<Option<HostRecord>> {
+        self.read(|c| sqlite::host(c, name))
+    }
+
+    /// Every host, by name.
+    pub fn hosts(&self) -> Result<Vec<HostRecord>> {
+        self.read(sqlite::hosts)
+    }
+
+    /// A component's row id, if any instance of it was ever stored.
+    pub fn component_id(&self, component: &Component) -> Result<Option<ComponentId>> {
+        self.read(|c| sqlite::component_id(c, component))
+    }
+
+    /// Present instances, on every host, of the packages `keys` name (all versions). An
+    /// advisory ecosystem without a release (`Debian`) covers every release (`Debian:12`).
+    pub fn instances_for_keys(&self, keys: &[PackageKey]) -> Result<Vec<InstanceRecord>> {
+        self.read(|c| sqlite::instances_for_keys(c, keys))
+    }
+
+    /// Instances on one host, present only or with the gone ones.
+    pub fn instances_on_host(
+        &self,
+        host: HostId,
+        include_gone: bool,
+    ) -> Result<Vec<InstanceRecord>> {
+        self.read(|c| sqlite::instances_on_host(c, host, include_gone))
+    }
+
+    /// Were we exposed, when, where: every instance ever stored of a package (optionally one
+    /// version), present or gone, with its windows of presence.
+    pub fn exposures(&self, key: &PackageKey, version: Option<&str>) -> Result<Vec<Exposure>> {
+        self.read(|c| sqlite::exposures(c, key, version))
+    }
+
+    /// Forgets (host, sequence) dedup entries applied before `before`, keeping each host's
+    /// latest. Only prune past the longest an agent may hold a snapshot in its spool.
+    pub fn prune_ingest_log(&self, before: Timestamp) -> Result<u64> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::prune_ingest_log(c, before),
+        })
+    }
+
+    // ----- intel -----
+
+    /// Stores advisories (see [`WriteTx::put_advisories`]).
+    pub fn put_advisories(
+        &self,
+        advisories: &[AdvisoryInput<'_>],
+        now: Timestamp,
+    ) -> Result<PutAdvisories> {
+        self.write(|tx| tx.put_advisories(advisories, now))
+    }
+
+    /// One advisory.
+    pub fn advisory(&self, id: &str) -> Result<Option<AdvisoryRecord>> {
+        self.read(|c| sqlite::advisory(c, id))
+    }
+
+    /// Every advisory in id order, one at a time.
+    pub fn for_each_advisory(&self, mut f: impl FnMut(AdvisoryRecord) -> Result<()>) -> Result<()> {
+        self.read(|c| sqlite::for_each_advisory(c, &mut f))
+    }
+
+    /// Ids of the advisories naming any of these packages (keys of components: the
+    /// advisory's ecosystem must cover the key's).
+    pub fn advisory_ids_for_keys(&self, keys: &[PackageKey]) -> Result<Vec<String>> {
+        self.read(|c| sqlite::advisory_ids_for_keys(c, keys))
+    }
+
+    /// Writes a blob (the persisted matcher, one per source).
+    pub fn put_blob(&self, key: &str, bytes: &[u8], now: Timestamp) -> Result<()> {
+        self.write(|tx| tx.put_blob(key, bytes, now))
+    }
+
+    /// Reads a blob.
+    pub fn get_blob(&self, key: &str) -> Result<Option<Blob>> {
+        self.read(|c| sqlite::get_blob(c, key))
+    }
+
+    /// Deletes a blob; whether it existed.
+    pub fn delete_blob(&self, key: &str) -> Result<bool> {
+        self.write(|tx| tx.delete_blob(key))
+    }
+
+    // ----- findings -----
+
+    /// Creates or refreshes a finding (see [`WriteTx::upsert_finding`]).
+    pub fn upsert_finding(&self, input: &FindingInput, now: Timestamp) -> Result<FindingUpsert> {
+        self.write(|tx| tx.upsert_finding(input, now))
+    }
+
+    /// Sets a finding's status (see [`WriteTx::set_finding_status`]).
+    pub fn set_finding_status(
+        &self,
+        id: FindingId,
+        status: FindingStatus,
+        mute_reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<StatusChange>> {
+        self.write(|tx| tx.set_finding_status(id, status, mute_reason, now))
+    }
+
+    /// Sets or clears a finding's owning team; whether it exists.
+    pub fn set_finding_owner(
+        &self,
+        id: FindingId,
+        team: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.write(|tx| tx.set_finding_owner(id, team, now))
+    }
+
+    /// One finding.
+    pub fn finding(&self, id: FindingId) -> Result<Option<FindingRecord>> {
+        self.read(|c| sqlite::finding(c, id))
+    }
+
+    /// The finding for (advisory, component, entity).
+    pub fn find_finding(
+        &self,
+        advisory_id: &str,
+        component_id: ComponentId,
+        entity: Entity,
+    ) -> Result<Option<FindingRecord>> {
+        self.read(|c| sqlite::find_finding(c, advisory_id, component_id, entity))
+    }
+
+    /// Findings matching a filter, in id order.
+    pub fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>> {
+        self.read(|c| sqlite::list_findings(c, filter))
+    }
+
+    /// Findings not `RESOLVED` whose component is gone from their entity since `cutoff` or
+    /// earlier (auto-resolve candidates: pass `now - grace period`).
+    pub fn findings_gone_since(&self, cutoff: Timestamp) -> Result<Vec<FindingRecord>> {
+        self.read(|c| sqlite::findings_gone_since(c, cutoff))
+    }
+
+    // ----- events -----
+
+    /// Appends a security event.
+    pub fn append_event(&self, event: &EventInput) -> Result<AppendedEvent> {
+        self.write(|tx| tx.append_event(event))
+    }
+
+    /// Events with a sequence number above `after` (`EventSeq(0)`: from the start), oldest
+    /// first, at most `limit`.
+    pub fn events_since(&self, after: EventSeq, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.read(|c| sqlite::events_since(c, after, limit))
+    }
+
+    /// The newest event's sequence number (`EventSeq(0)` when none).
+    pub fn last_event_seq(&self) -> Result<EventSeq> {
+        self.read(sqlite::last_event_seq)
+    }
+
+    // ----- outbox -----
+
+    /// Enqueues a workflow task (see [`WriteTx::enqueue`]).
+    pub fn enqueue(&self, task: &OutboxInput, now: Timestamp) -> Result<Enqueued> {
+        self.write(|tx| tx.enqueue(task, now))
+    }
+
+    /// Leases up to `n` due tasks to `owner` for `lease`: pending ones whose time has come and
+    /// in-flight ones whose lease expired. Two owners never hold one task.
+    pub fn lease_due(
+        &self,
+        owner: &str,
+        n: usize,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<OutboxItem>> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::lease_due(c, owner, n, lease, now),
+        })
+    }
+
+    /// Marks a task delivered; false when `owner` no longer holds its lease.
+    pub fn complete(&self, id: OutboxId, owner: &str, now: Timestamp) -> Result<bool> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::complete(c, id, owner, now),
+        })
+    }
+
+    /// Records a failed delivery; false when `owner` no longer holds the lease.
+    pub fn fail(
+        &self,
+        id: OutboxId,
+        owner: &str,
+        error: &str,
+        retry: Retry,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::fail(c, id, owner, error, retry, now),
+        })
+    }
+
+    /// Tasks per status.
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.read(sqlite::outbox_counts)
+    }
+
+    /// Tasks in one status (e.g. the dead ones), oldest first.
+    pub fn outbox_items(&self, status: OutboxStatus, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.read(|c| sqlite::outbox_items(c, status, limit))
+    }
+
+    /// One task.
+    pub fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>> {
+        self.read(|c| sqlite::outbox_item(c, id))
+    }
+
+    // ----- tokens -----
+
+    /// Creates an API token; the secret is in the result and nowhere else.
+    pub fn create_token(&self, name: &str, scopes: &[String], now: Timestamp) -> Result<NewToken> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::create_token(c, name, scopes, now),
+        })
+    }
+
+    /// The live token whose secret this is (refreshing its `last_used_at`, at most once a
+    /// minute); `None` for an unknown or revoked secret.
+    pub fn verify_token(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>> {
+        let found = self.read(|c| sqlite::find_token(c, secret, now))?;
+        let Some((mut info, stale)) = found else {
+            return Ok(None);
+        };
+        if stale {
+            self.write(|tx| match tx.inner {
+                TxInner::Sqlite(c) => sqlite::touch_token(c, info.id, now),
+            })?;
+            info.last_used_at = Some(now);
+        }
+        Ok(Some(info))
+    }
+
+    /// Revokes a token; whether it was live.
+    pub fn revoke_token(&self, id: TokenId, now: Timestamp) -> Result<bool> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::revoke_token(c, id, now),
+        })
+    }
+
+    /// Every token (never secrets).
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        self.read(sqlite::tokens)
+    }
+
+    /// One token.
+    pub fn token(&self, id: TokenId) -> Result<Option<TokenInfo>> {
+        self.read(|c| sqlite::token(c, id))
+    }
+
+    // ----- query -----
+
+    /// Runs one read-only SQL statement (the query language's compiled output, in
+    /// [`Store::dialect`]) with bound parameters; at most `max_rows` rows. Statements that
+    /// could write are refused.
+    pub fn query(&self, sql: &str, params: &[SqlValue], max_rows: usize) -> Result<QueryRows> {
+        self.read(|c| sqlite::query(c, sql, params, max_rows))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Inserts or refreshes a host; `last_seen` only moves forward.
+    pub fn upsert_host(&mut self, host: &HostInfo, now: Timestamp) -> Result<HostId> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::upsert_host(c, host, now),
+        }
+    }
+
+    /// Applies an agent snapshot, at most once per (host, sequence): a repeat returns
+    /// `duplicate` and changes nothing. Returns the instances that are new (or back), changed
+    /// and gone, so detection looks at only those. A full snapshot marks everything it does not
+    /// list gone; exposure windows open and close accordingly.
+    pub fn apply_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        now: Timestamp,
+    ) -> Result<SnapshotOutcome> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::apply_snapshot(c, snapshot, now),
+        }
+    }
+
+    /// Stores advisories, rewriting only those whose record or classification changed, and
+    /// says which ids are new and which changed (the keys detection must re-match).
+    pub fn put_advisories(
+        &mut self,
+        advisories: &[AdvisoryInput<'_>],
+        now: Timestamp,
+    ) -> Result<PutAdvisories> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::put_advisories(c, advisories, now),
+        }
+    }
+
+    /// Writes a blob.
+    pub fn put_blob(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::put_blob(c, key, bytes, now),
+        }
+    }
+
+    /// Deletes a blob; whether it existed.
+    pub fn delete_blob(&mut self, key: &str) -> Result<bool> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::delete_blob(c, key),
+        }
+    }
+
+    /// Creates the finding for (advisory, component, entity) with status `NEW`, or refreshes
+    /// its details leaving status alone. Never duplicates, even under concurrent writers.
+    pub fn upsert_finding(
+        &mut self,
+        input: &FindingInput,
+        now: Timestamp,
+    ) -> Result<FindingUpsert> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::upsert_finding(c, input, now),
+        }
+    }
+
+    /// Sets a finding's status; `None` when it does not exist. `acknowledged_at` and
+    /// `resolved_at` record when it last entered those statuses; `NEW` (re-open) clears both;
+    /// `mute_reason` is kept only while `MUTED`. Setting the current status is a no-op (check
+    /// [`StatusChange::changed`] before appending an event).
+    pub fn set_finding_status(
+        &mut self,
+        id: FindingId,
+        status: FindingStatus,
+        mute_reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<StatusChange>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::set_finding_status(c, id, status, mute_reason, now),
+        }
+    }
+
+    /// Sets or clears a finding's owning team; whether it exists.
+    pub fn set_finding_owner(
+        &mut self,
+        id: FindingId,
+        team: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::set_finding_owner(c, id, team, now),
+        }
+    }
+
+    /// One finding, as this transaction sees it.
+    pub fn finding(&mut self, id: FindingId) -> Result<Option<FindingRecord>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::finding(c, id),
+        }
+    }
+
+    /// The finding for (advisory, component, entity), as this transaction sees it.
+    pub fn find_finding(
+        &mut self,
+        advisory_id: &str,
+        component_id: ComponentId,
+        entity: Entity,
+    ) -> Result<Option<FindingRecord>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::find_finding(c, advisory_id, component_id, entity),
+        }
+    }
+
+    /// Appends a security event; the store assigns its sequence number and id.
+    pub fn append_event(&mut self, event: &EventInput) -> Result<AppendedEvent> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::append_event(c, event),
+        }
+    }
+
+    /// Enqueues a workflow task, or finds the one already enqueued under its idempotency key.
+    pub fn enqueue(&mut self, task: &OutboxInput, now: Timestamp) -> Result<Enqueued> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::enqueue(c, task, now),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<super::Store>();
+    }
+}

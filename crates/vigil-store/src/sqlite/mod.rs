@@ -1,0 +1,494 @@
+//! The SQLite backend: connections, pragmas, migrations and the integrity check; one submodule
+//! per concern holds that concern's SQL.
+//!
+//! Connections: a file store keeps a small pool of connections (WAL lets readers run beside
+//! the one writer); an in-memory store has exactly one connection, shared under a mutex.
+//! Every write runs in a `BEGIN IMMEDIATE` transaction, so a writer takes the write lock up
+//! front and waits for it (busy timeout) instead of failing on a lock upgrade; two processes
+//! or two `Store` values on one file are therefore safe, only serialized.
+
+mod events;
+mod findings;
+mod intel;
+mod inventory;
+mod outbox;
+mod query;
+mod tokens;
+
+pub(crate) use events::*;
+pub(crate) use findings::*;
+pub(crate) use intel::*;
+pub(crate) use inventory::*;
+pub(crate) use outbox::*;
+pub(crate) use query::*;
+pub(crate) use tokens::*;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+
+use crate::error::{Result, StoreError};
+use crate::time::Timestamp;
+use crate::{Durability, IntegrityCheck, OpenOptions};
+
+/// `PRAGMA application_id` of a vigil store: "VIGL".
+const APPLICATION_ID: i64 = 0x5649_474C;
+
+/// One schema migration: applied in order, each in its own transaction.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, oldest first. Append only: a released migration never changes.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "schema",
+        sql: include_str!("../../migrations/sqlite/0001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "query_views",
+        sql: include_str!("../../migrations/sqlite/0002_query_views.sql"),
+    },
+];
+
+/// The newest schema version this build knows.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+enum Connections {
+    Memory(Mutex<Connection>),
+    File {
+        idle: Mutex<Vec<Connection>>,
+        max_idle: usize,
+    },
+}
+
+/// A SQLite store.
+pub(crate) struct SqliteStore {
+    path: Option<PathBuf>,
+    options: OpenOptions,
+    connections: Connections,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`: pragmas, integrity check, migrations.
+    pub(crate) fn open(path: &Path, options: &OpenOptions) -> Result<SqliteStore> {
+        let conn = open_connection(path, options)?;
+        check_integrity(&conn, path, options.integrity_check)?;
+        migrate(&conn, path)?;
+        Ok(SqliteStore {
+            path: Some(path.to_path_buf()),
+            options: options.clone(),
+            connections: Connections::File {
+                idle: Mutex::new(vec![conn]),
+                max_idle: options.max_idle_connections.max(1),
+            },
+        })
+    }
+
+    /// A private in-memory database (tests, one-shot scans).
+    pub(crate) fn open_in_memory() -> Result<SqliteStore> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| open_error(path, e))?;
+        let options = OpenOptions::default();
+        configure(&conn, &options).map_err(|e| open_error(path, e))?;
+        migrate(&conn, path)?;
+        Ok(SqliteStore {
+            path: None,
+            options,
+            connections: Connections::Memory(Mutex::new(conn)),
+        })
+    }
+
+    /// Where the database lives (`:memory:` for an in-memory one).
+    pub(crate) fn location(&self) -> String {
+        match &self.path {
+            Some(path) => path.display().to_string(),
+            None => ":memory:".to_owned(),
+        }
+    }
+
+    /// Runs `f` on a connection of the pool.
+    fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        match &self.connections {
+            Connections::Memory(conn) => {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                f(&mut conn)
+            }
+            Connections::File { idle, max_idle } => {
+                let taken = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                let mut conn = match taken {
+                    Some(conn) => conn,
+                    None => {
+                        let path = self.path.as_deref().unwrap_or(Path::new(":memory:"));
+                        open_connection(path, &self.options)?
+                    }
+                };
+                let out = f(&mut conn);
+                let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+                if idle.len() < *max_idle {
+                    idle.push(conn);
+                }
+                out
+            }
+        }
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`); commits when it returns `Ok`.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.with_connection(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("begin write"))?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db("commit"))?;
+            Ok(out)
+        })
+    }
+
+    /// Runs `f` in a read transaction: one consistent snapshot of the database.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.with_connection(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(db("begin read"))?;
+            let out = f(&tx)?;
+            tx.finish().map_err(db("end read"))?;
+            Ok(out)
+        })
+    }
+
+    /// The schema version recorded in the database.
+    pub(crate) fn schema_version(&self) -> Result<i64> {
+        self.read(current_version)
+    }
+
+    /// The full `PRAGMA integrity_check`.
+    pub(crate) fn integrity_check(&self) -> Result<()> {
+        let path = self
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(":memory:"));
+        self.with_connection(|conn| check_integrity(conn, &path, IntegrityCheck::Full))
+    }
+}
+
+fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    // WAL is a property of the file: set once, kept by every later connection. An in-memory
+    // database answers `memory`, which is fine.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+        row.get::<_, String>(0)
+    })
+    .map_err(|e| open_error(path, e))?;
+    configure(&conn, options).map_err(|e| open_error(path, e))?;
+    Ok(conn)
+}
+
+/// Per-connection settings.
+fn configure(conn: &Connection, options: &OpenOptions) -> rusqlite::Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let synchronous = match options.durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY;"
+    ))?;
+    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+    if fk != 1 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
+            Some("this SQLite build cannot enforce foreign keys".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+fn open_error(path: &Path, error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: error.to_string(),
+        },
+        _ => StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(error),
+        },
+    }
+}
+
+fn check_integrity(conn: &Connection, path: &Path, check: IntegrityCheck) -> Result<()> {
+    let pragma = match check {
+        IntegrityCheck::Skip => return Ok(()),
+        IntegrityCheck::Quick => "PRAGMA quick_check(20)",
+        IntegrityCheck::Full => "PRAGMA integrity_check(20)",
+    };
+    let lines: Vec<String> = (|| {
+        let mut stmt = conn.prepare(pragma)?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| match open_error(path, e) {
+        StoreError::Open { path, source } => StoreError::Corrupt {
+            path,
+            detail: source.to_string(),
+        },
+        other => other,
+    })?;
+    if lines.len() == 1 && lines.first().is_some_and(|l| l == "ok") {
+        return Ok(());
+    }
+    let mut detail = lines.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+    if lines.len() > 5 {
+        detail.push_str(&format!("; and {} more", lines.len() - 5));
+    }
+    Err(StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    })
+}
+
+fn current_version(conn: &Connection) -> Result<i64> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(db("read schema version"))?;
+    if !exists {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(db("read schema version"))
+}
+
+/// Brings the schema up to [`latest_version`]; refuses a database from a newer build and a
+/// SQLite file that belongs to something else.
+fn migrate(conn: &Connection, path: &Path) -> Result<()> {
+    let migration_error = |m: &Migration, e: rusqlite::Error| StoreError::Migration {
+        path: path.to_path_buf(),
+        version: m.version,
+        name: m.name,
+        source: Box::new(e),
+    };
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(|e| open_error(path, e))?;
+    let found = current_version(conn)?;
+    if app_id != APPLICATION_ID && app_id != 0 {
+        return Err(StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    if found == 0 {
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| open_error(path, e))?;
+        if tables > 0 && app_id != APPLICATION_ID {
+            return Err(StoreError::NotADatabase {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let supported = latest_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let applied_at = Timestamp::now().unix_millis();
+        let run = || -> rusqlite::Result<()> {
+            // Immediate: two processes opening a fresh file at once serialize here, and the
+            // second sees the first's work below.
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let result = (|| {
+                conn.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        applied_at INTEGER NOT NULL
+                    )",
+                )?;
+                let done: Option<i64> = conn
+                    .query_row(
+                        "SELECT version FROM schema_migrations WHERE version = ?1",
+                        [m.version],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if done.is_none() {
+                    conn.execute_batch(m.sql)?;
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                        rusqlite::params![m.version, m.name, applied_at],
+                    )?;
+                    conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+                }
+                Ok(())
+            })();
+            match result {
+                Ok(()) => conn.execute_batch("COMMIT"),
+                Err(e) => {
+                    // The migration's own error is the one worth reporting.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        };
+        run().map_err(|e| migration_error(m, e))?;
+    }
+    Ok(())
+}
+
+/// Maps a driver error to [`StoreError`], naming the operation.
+pub(crate) fn db(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |error| match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy { op },
+        _ => StoreError::Database {
+            op,
+            source: Box::new(error),
+        },
+    }
+}
+
+/// A `u64` as SQLite's signed integer.
+pub(crate) fn to_i64(what: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| StoreError::InvalidInput {
+        what,
+        reason: format!("{value} exceeds the largest storable integer"),
+    })
+}
+
+/// Serializes a value to compact JSON text.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::InvalidInput {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes a JSON column.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    column: &'static str,
+    row: impl ToString,
+    text: &str,
+) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::BadValue {
+        table,
+        column,
+        row: row.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// A bad stored value.
+pub(crate) fn bad_value(
+    table: &'static str,
+    column: &'static str,
+    row: impl ToString,
+    reason: impl Into<String>,
+) -> StoreError {
+    StoreError::BadValue {
+        table,
+        column,
+        row: row.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Decodes a JSON array of numbers into pids, dropping anything that is not a pid.
+pub(crate) fn pids_from_json(table: &'static str, row: i64, text: &str) -> Result<Vec<u32>> {
+    let value: Value = from_json(table, "pids", row, text)?;
+    let Value::Array(items) = value else {
+        return Err(bad_value(table, "pids", row, "not a JSON array"));
+    };
+    Ok(items
+        .iter()
+        .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+        .collect())
+}
+
+/// Sorted, unique pids.
+pub(crate) fn normalize_pids(pids: &[u32]) -> Vec<u32> {
+    let mut pids = pids.to_vec();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// An optional millisecond column.
+pub(crate) fn opt_ts(millis: Option<i64>) -> Option<Timestamp> {
+    millis.map(Timestamp::from_unix_millis)
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            integrity_check: IntegrityCheck::Quick,
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(10),
+            max_idle_connections: 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_named_uniquely() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+            assert!(!m.sql.trim().is_empty(), "{}", m.name);
+            assert_eq!(MIGRATIONS.iter().filter(|o| o.name == m.name).count(), 1);
+        }
+        assert_eq!(latest_version(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn busy_errors_are_told_apart() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(db("x")(busy), StoreError::Busy { op: "x" }));
+        let other = rusqlite::Error::QueryReturnedNoRows;
+        assert!(matches!(
+            db("x")(other),
+            StoreError::Database { op: "x", .. }
+        ));
+    }
+}

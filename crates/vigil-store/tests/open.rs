@@ -1,0 +1,200 @@
+//! Opening a store: migrations, reopen, refusals with clear errors.
+
+mod common;
+
+use std::io::{Seek, SeekFrom, Write};
+
+use vigil_store::{IntegrityCheck, OpenOptions, Store, StoreError};
+
+#[test]
+fn migrates_an_empty_file_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.db");
+    let store = Store::open_sqlite(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        store.supported_schema_version()
+    );
+    store
+        .upsert_host(&common::host("web-1"), common::at(0))
+        .unwrap();
+    drop(store);
+
+    let store = Store::open_sqlite(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        store.supported_schema_version()
+    );
+    assert_eq!(store.hosts().unwrap().len(), 1);
+    store.integrity_check().unwrap();
+
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(app_id, 0x5649_474C);
+}
+
+#[test]
+fn every_migration_is_recorded_once() {
+    let (_dir, store) = common::temp_store();
+    let rows = store
+        .query(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            &[],
+            100,
+        )
+        .unwrap();
+    let versions: Vec<_> = rows.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        versions,
+        (1..=store.supported_schema_version())
+            .map(vigil_store::SqlValue::Integer)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn refuses_a_store_from_a_newer_vigil() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.db");
+    drop(Store::open_sqlite(&path, &OpenOptions::default()).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let err = Store::open_sqlite(&path, &OpenOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 999, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("vigil.db"), "{message}");
+    assert!(message.contains("999"), "{message}");
+    assert!(message.contains("newer"), "{message}");
+}
+
+#[test]
+fn refuses_a_file_that_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    std::fs::write(&path, "this is not a database, just some text that is long enough to fill a header block........................................").unwrap();
+    let err = Store::open_sqlite(&path, &OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    assert!(err.to_string().contains("notes.db"), "{err}");
+}
+
+#[test]
+fn refuses_a_sqlite_database_of_another_application() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+        .unwrap();
+    drop(conn);
+    let err = Store::open_sqlite(&path, &OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    // And nothing was added to it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
+}
+
+#[test]
+fn a_corrupted_file_fails_with_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigil.db");
+    {
+        let store = Store::open_sqlite(&path, &OpenOptions::default()).unwrap();
+        let instances = common::many(500, "1.0.0");
+        store
+            .apply_snapshot(&common::full("web-1", 1, instances), common::at(0))
+            .unwrap();
+    }
+    // Fold the WAL into the main file so the damage below hits live pages.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > 16 * 4096, "database unexpectedly small: {len}");
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    // Scribble over pages in the middle of the file, sparing the header page.
+    for page in [3u64, 5, 8, 13] {
+        file.seek(SeekFrom::Start(page * 4096 + 8)).unwrap();
+        file.write_all(&[0xA5; 2000]).unwrap();
+    }
+    drop(file);
+
+    let err = Store::open_sqlite(&path, &OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("vigil.db"), "{message}");
+    assert!(message.contains("integrity"), "{message}");
+
+    // Skipping the check opens it (the caller asked for that).
+    let skip = OpenOptions {
+        integrity_check: IntegrityCheck::Skip,
+        ..OpenOptions::default()
+    };
+    if let Ok(store) = Store::open_sqlite(&path, &skip) {
+        assert!(store.integrity_check().is_err());
+    }
+}
+
+#[test]
+fn open_understands_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let store = Store::open(&format!("sqlite:{}", path.display())).unwrap();
+    assert!(store.location().ends_with("a.db"));
+    assert!(path.exists());
+    assert_eq!(store.dialect(), vigil_store::Dialect::Sqlite);
+
+    let memory = Store::open("sqlite::memory:").unwrap();
+    assert_eq!(memory.location(), ":memory:");
+    assert_eq!(
+        memory.schema_version().unwrap(),
+        memory.supported_schema_version()
+    );
+
+    let err = Store::open("postgres://localhost/test").unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnsupportedLocation { .. }),
+        "{err:?}"
+    );
+    assert!(Store::open("sqlite:").is_err());
+}
+
+#[test]
+fn two_stores_open_one_fresh_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race.db");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                Store::open_sqlite(&path, &OpenOptions::default()).map(|_| ())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let store = Store::open_sqlite(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        store.supported_schema_version()
+    );
+}

@@ -1,0 +1,166 @@
+//! The query-view contract: one view per data object, columns named like the query fields.
+//! This table is the contract the query crate compiles against; change both together.
+
+use vigil_store::Store;
+
+const CONTRACT: &[(&str, &[&str])] = &[
+    (
+        "q_software_components",
+        &[
+            "ecosystem",
+            "name",
+            "version",
+            "purl",
+            "evidence",
+            "host.name",
+            "container.id",
+            "container.image",
+            "k8s.namespace.name",
+            "k8s.workload.name",
+            "path",
+            "process.pids",
+            "first_seen",
+            "last_seen",
+            "dev",
+        ],
+    ),
+    (
+        "q_hosts",
+        &[
+            "host.id",
+            "host.name",
+            "os.name",
+            "os.version",
+            "arch",
+            "agent.version",
+            "first_seen",
+            "last_seen",
+        ],
+    ),
+    (
+        "q_containers",
+        &[
+            "container.id",
+            "container.name",
+            "container.image",
+            "container.image.digest",
+            "host.name",
+            "k8s.namespace.name",
+            "k8s.pod.name",
+            "k8s.workload.name",
+            "k8s.workload.kind",
+            "first_seen",
+            "last_seen",
+        ],
+    ),
+    (
+        "q_processes",
+        &[
+            "process.pid",
+            "process.start_time",
+            "process.executable",
+            "process.command_line",
+            "process.user",
+            "host.name",
+            "container.id",
+            "listening_ports",
+            "last_seen",
+        ],
+    ),
+    (
+        "q_advisories",
+        &[
+            "id",
+            "aliases",
+            "kind",
+            "summary",
+            "cwes",
+            "severity",
+            "ecosystem",
+            "name",
+            "versions",
+            "source",
+            "published",
+            "modified",
+            "withdrawn",
+        ],
+    ),
+    (
+        "q_findings",
+        &[
+            "finding.id",
+            "finding.status",
+            "finding.mute_reason",
+            "vulnerability.id",
+            "vulnerability.aliases",
+            "vulnerability.kind",
+            "vulnerability.title",
+            "vulnerability.references.cwe",
+            "vulnerability.risk.score",
+            "vulnerability.risk.level",
+            "component.ecosystem",
+            "component.name",
+            "component.version",
+            "component.purl",
+            "evidence",
+            "affected_entity.id",
+            "affected_entity.type",
+            "affected_entity.name",
+            "host.name",
+            "container.id",
+            "container.image",
+            "k8s.namespace.name",
+            "k8s.workload.name",
+            "process.pids",
+            "locations",
+            "owner.team",
+            "detected_at",
+            "acknowledged_at",
+            "resolved_at",
+        ],
+    ),
+    (
+        "q_security_events",
+        &[
+            "timestamp",
+            "event.id",
+            "event.type",
+            "finding.id",
+            "finding.status",
+            "vulnerability.id",
+            "vulnerability.aliases",
+            "vulnerability.kind",
+            "vulnerability.title",
+            "vulnerability.references.cwe",
+            "vulnerability.risk.score",
+            "vulnerability.risk.level",
+            "component.ecosystem",
+            "component.name",
+            "component.version",
+            "component.purl",
+            "evidence",
+            "affected_entity.id",
+            "affected_entity.type",
+            "affected_entity.name",
+            "host.name",
+            "container.id",
+            "container.image",
+            "k8s.namespace.name",
+            "k8s.workload.name",
+            "process.pids",
+            "locations",
+            "owner.team",
+        ],
+    ),
+];
+
+#[test]
+fn every_view_has_exactly_the_contract_columns() {
+    let store = Store::open_in_memory().unwrap();
+    for (view, columns) in CONTRACT {
+        let rows = store
+            .query(&format!("SELECT * FROM \"{view}\" LIMIT 0"), &[], 0)
+            .unwrap_or_else(|e| panic!("{view}: {e}"));
+        assert_eq!(rows.columns, *columns, "{view}");
+    }
+}
