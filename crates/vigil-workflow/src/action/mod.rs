@@ -311,9 +311,23 @@ impl ActionServices {
             env,
             query: None,
             proc_root: PathBuf::from("/proc"),
-            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            cgroup_root: cgroup2_root(),
         })
     }
+}
+
+/// Where cgroup v2 is mounted: `/sys/fs/cgroup` on a unified host, `/sys/fs/cgroup/unified`
+/// on a hybrid (v1 + v2) one.
+fn cgroup2_root() -> PathBuf {
+    let unified = PathBuf::from("/sys/fs/cgroup");
+    if unified.join("cgroup.controllers").is_file() {
+        return unified;
+    }
+    let hybrid = unified.join("unified");
+    if hybrid.join("cgroup.controllers").is_file() {
+        return hybrid;
+    }
+    unified
 }
 
 /// One attempt of one task.
