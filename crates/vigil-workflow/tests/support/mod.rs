@@ -24,6 +24,7 @@ pub struct Recorded {
     pub query: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -83,6 +84,7 @@ async fn handle(
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
         body: body.to_vec(),
+        at: std::time::Instant::now(),
     };
     let index = {
         let mut r = state.requests.lock().unwrap();
