@@ -124,6 +124,7 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     worker: String,
     limiter: Mutex<RateLimiter>,
+    wake: tokio::sync::Notify,
 }
 
 enum Outcome {
@@ -150,7 +151,14 @@ impl Dispatcher {
             clock,
             worker: worker.into(),
             limiter: Mutex::new(RateLimiter::new()),
+            wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Wakes an idle [`run_until`](Dispatcher::run_until) now instead of at its next poll:
+    /// call it after [`trigger`] enqueued something, for sub-poll-interval latency.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// Leases one batch of due items and delivers them concurrently.
@@ -193,6 +201,7 @@ impl Dispatcher {
             if !busy {
                 tokio::select! {
                     () = &mut shutdown => return,
+                    () = self.wake.notified() => {}
                     () = tokio::time::sleep(self.set.delivery.poll_interval) => {}
                 }
             } else if futures_ready(&mut shutdown).await {

@@ -45,13 +45,25 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok() -> Reply {
-        Reply { status: 200, body: "ok".into(), delay: Duration::ZERO }
+        Reply {
+            status: 200,
+            body: "ok".into(),
+            delay: Duration::ZERO,
+        }
     }
     pub fn status(status: u16) -> Reply {
-        Reply { status, body: String::new(), delay: Duration::ZERO }
+        Reply {
+            status,
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
     }
     pub fn json(status: u16, body: Value) -> Reply {
-        Reply { status, body: body.to_string(), delay: Duration::ZERO }
+        Reply {
+            status,
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -99,15 +111,25 @@ async fn handle(
 }
 
 impl HttpSink {
-    pub async fn start(responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static) -> HttpSink {
-        let state = Arc::new(SinkState { requests: Mutex::new(Vec::new()), responder: Box::new(responder) });
-        let app = axum::Router::new().fallback(handle).with_state(Arc::clone(&state));
+    pub async fn start(
+        responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> HttpSink {
+        let state = Arc::new(SinkState {
+            requests: Mutex::new(Vec::new()),
+            responder: Box::new(responder),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        HttpSink { url: format!("http://{addr}"), state }
+        HttpSink {
+            url: format!("http://{addr}"),
+            state,
+        }
     }
 
     pub async fn ok() -> HttpSink {
@@ -165,7 +187,10 @@ impl SmtpSink {
                         let upper = line.to_ascii_uppercase();
                         let reply: &[u8] = if upper.starts_with("EHLO") {
                             b"250-localhost\r\n250 8BITMIME\r\n"
-                        } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
+                        } else if upper.starts_with("HELO")
+                            || upper.starts_with("RSET")
+                            || upper.starts_with("NOOP")
+                        {
                             b"250 OK\r\n"
                         } else if upper.starts_with("MAIL FROM:") {
                             mail.from = line[10..].trim().to_owned();
@@ -178,7 +203,9 @@ impl SmtpSink {
                             let mut data = String::new();
                             loop {
                                 line.clear();
-                                if lines.read_line(&mut line).await.unwrap_or(0) == 0 || line == ".\r\n" {
+                                if lines.read_line(&mut line).await.unwrap_or(0) == 0
+                                    || line == ".\r\n"
+                                {
                                     break;
                                 }
                                 data.push_str(&line);
@@ -238,7 +265,12 @@ pub fn finding_event(id: u64, name: &str, status: &str) -> Value {
 }
 
 pub fn env(pairs: &[(&str, &str)]) -> Arc<HashMap<String, String>> {
-    Arc::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Arc::new(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 pub fn services(env: Arc<HashMap<String, String>>) -> ActionServices {
@@ -265,7 +297,13 @@ pub async fn deliver(
     for e in events {
         vigil_workflow::trigger(set, outbox.as_ref(), e, now_ms()).unwrap();
     }
-    let dispatcher = Dispatcher::new(Arc::clone(set), outbox.clone() as Arc<dyn Outbox>, services, Arc::new(SystemClock), "test-worker");
+    let dispatcher = Dispatcher::new(
+        Arc::clone(set),
+        outbox.clone() as Arc<dyn Outbox>,
+        services,
+        Arc::new(SystemClock),
+        "test-worker",
+    );
     drain(&dispatcher, outbox).await;
     dispatcher
 }
@@ -278,11 +316,17 @@ pub async fn drain(dispatcher: &Arc<Dispatcher>, outbox: &Arc<MemoryOutbox>) {
         if c.pending == 0 && c.in_flight == 0 {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "outbox did not drain: {c:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outbox did not drain: {c:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
