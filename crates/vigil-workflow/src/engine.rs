@@ -233,6 +233,10 @@ impl Dispatcher {
         };
         let max_attempts = task.max_attempts.unwrap_or(self.set.delivery.max_attempts);
 
+        // Waiting for a token happens under the lease: never so long that the lease could
+        // expire before the task's own timeout has run out.
+        let d = &self.set.delivery;
+        let max_wait = MAX_RATE_WAIT.min(d.lease.saturating_sub(d.task_timeout) / 2);
         if let (Some(sink), Some(rate)) = (
             task.action.sink(),
             task.rate_limit.or(task.action.default_rate()),
@@ -244,7 +248,7 @@ impl Dispatcher {
                 };
                 match wait {
                     Ok(()) => break,
-                    Err(w) if w <= MAX_RATE_WAIT => tokio::time::sleep(w).await,
+                    Err(w) if w <= max_wait => tokio::time::sleep(w).await,
                     Err(w) => {
                         let not_before = self
                             .clock

@@ -483,6 +483,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn compiling_and_matching_never_panic(src in ".{0,80}", key in "[a-z.]{1,12}", value in ".{0,20}") {
+            if let Ok(f) = StandInFilters.compile(&src) {
+                let _ = f.matches(&json!({ key: value }));
+                let _ = f.matches(&json!(null));
+            } else if let Err(e) = StandInFilters.compile(&src) {
+                let _ = e.render(&src);
+            }
+        }
+
+        #[test]
+        fn structured_filters_never_panic(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "b.c", "==", "!=", "and", "or", "not", "(", ")", ",", "in", "startsWith", "\"x\"", "1", "-2.5", "true",
+            ]), 0..24)
+        ) {
+            let src = parts.join(" ");
+            if let Ok(f) = StandInFilters.compile(&src) {
+                let _ = f.matches(&json!({"a": "x", "b.c": ["x"]}));
+            }
+        }
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let src = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));

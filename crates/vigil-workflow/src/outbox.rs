@@ -466,6 +466,17 @@ mod tests {
 
     const LEASE: Duration = Duration::from_millis(1000);
 
+    proptest::proptest! {
+        #[test]
+        fn keys_are_injective_and_header_safe(a in ".{0,12}", b in ".{0,12}", c in ".{0,12}", d in ".{0,12}") {
+            let k1 = idempotency_key(&a, &b, &c);
+            let k2 = idempotency_key(&b, &a, &d);
+            proptest::prop_assert!(k1.bytes().all(|x| x.is_ascii_graphic()));
+            proptest::prop_assert!(reqwest::header::HeaderValue::from_str(&k1).is_ok());
+            proptest::prop_assert_eq!(k1 == k2, (a == b) && (c == d));
+        }
+    }
+
     #[test]
     fn keys_are_readable_and_header_safe() {
         assert_eq!(

@@ -225,6 +225,19 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn inserted_values_never_carry_raw_controls(name in "\\PC{0,4}[\\x00-\\x1f\\x7f\\u{202e}]{0,3}\\PC{0,4}") {
+            let event = json!({"component.name": name});
+            let plain = render("[{{ event['component.name'] }}]", Flavor::Plain, &event);
+            proptest::prop_assert!(!plain.chars().any(crate::event::is_unsafe_char), "{:?}", plain);
+            let md = render("{{ event['component.name'] }}", Flavor::Mrkdwn, &event);
+            proptest::prop_assert!(!md.contains('<') && !md.contains('>'));
+            let q = render("{{ event['component.name'] }}", Flavor::Query, &event);
+            proptest::prop_assert_eq!(serde_json::from_str::<String>(&q).ok(), Some(name));
+        }
+    }
+
     #[test]
     fn syntax_errors_are_reported_and_runaway_loops_stop() {
         let mut t = Templates::new();
