@@ -95,6 +95,43 @@ pub fn trigger(
     })
 }
 
+/// Undoes the freezes of every `quarantine` task delivered for `subject` (a finding id):
+/// what `vigil findings resolve ID --thaw` runs. Returns one thaw report per task.
+pub fn thaw_finding(
+    set: &WorkflowSet,
+    outbox: &dyn Outbox,
+    subject: &str,
+    services: &ActionServices,
+) -> Result<Vec<Value>, ActionError> {
+    let keys: Vec<String> = set
+        .workflows
+        .iter()
+        .flat_map(|w| {
+            w.tasks
+                .iter()
+                .filter(|t| t.action.kind() == crate::action::ActionKind::Quarantine)
+                .map(|t| idempotency_key(subject, &w.name, &t.name))
+        })
+        .collect();
+    let items = outbox
+        .get_by_keys(&keys)
+        .map_err(|e| ActionError::retryable(e.to_string()))?;
+    let mut reports = Vec::new();
+    for item in items {
+        if let Some(result) = &item.result
+            && result.get("mode").and_then(Value::as_str) == Some("freeze")
+        {
+            let mut report = crate::action::quarantine::thaw(result, services)?;
+            if let Some(obj) = report.as_object_mut() {
+                obj.insert("workflow".into(), Value::String(item.workflow.clone()));
+                obj.insert("task".into(), Value::String(item.task.clone()));
+            }
+            reports.push(report);
+        }
+    }
+    Ok(reports)
+}
+
 /// What one [`Dispatcher::run_once`] pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -313,7 +350,8 @@ impl Dispatcher {
                 .map(|()| Outcome::Delivered),
             Err(e) if e.retryable && item.attempts < max_attempts => {
                 let d = &self.set.delivery;
-                let delay = backoff(item.attempts, d.backoff_base, d.backoff_cap, &item.key);
+                let delay = backoff(item.attempts, d.backoff_base, d.backoff_cap, &item.key)
+                    .max(e.retry_after.unwrap_or_default());
                 self.outbox
                     .fail(item.id, &self.worker, now, &e.message, Retry::After(delay))
                     .map(|()| Outcome::Retried)

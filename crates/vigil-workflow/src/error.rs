@@ -61,6 +61,9 @@ pub struct ActionError {
     pub retryable: bool,
     /// What happened, for `vigil workflows runs` and the logs. Never contains secrets.
     pub message: String,
+    /// The sink said when to come back (`Retry-After` on a 429 or 503); the next attempt
+    /// is not earlier than this.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ActionError {
@@ -69,6 +72,7 @@ impl ActionError {
         ActionError {
             retryable: true,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -77,6 +81,7 @@ impl ActionError {
         ActionError {
             retryable: false,
             message: message.into(),
+            retry_after: None,
         }
     }
 }

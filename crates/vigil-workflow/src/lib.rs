@@ -36,7 +36,9 @@ pub mod template;
 
 pub use action::{Action, ActionKind, ActionServices, EnvSource, ProcessEnv, QueryRunner, TaskRun};
 pub use config::{DeliverySettings, OwnerRule, Task, Workflow, WorkflowSet};
-pub use engine::{Clock, DispatchReport, Dispatcher, SystemClock, Triggered, plan, trigger};
+pub use engine::{
+    Clock, DispatchReport, Dispatcher, SystemClock, Triggered, plan, thaw_finding, trigger,
+};
 pub use error::{ActionError, ConfigError, ConfigErrors, OutboxError};
 pub use filter::{FilterCompiler, FilterError, StandInFilters, TriggerFilter};
 pub use outbox::{ItemStatus, MemoryOutbox, NewItem, Outbox, OutboxItem, Retry, idempotency_key};

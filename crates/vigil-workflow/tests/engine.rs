@@ -139,6 +139,40 @@ async fn failures_back_off_and_then_deliver() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let hook = HttpSink::start(|_, i| {
+        if i == 0 {
+            Reply {
+                headers: vec![("retry-after", "1".into())],
+                ..Reply::status(429)
+            }
+        } else {
+            Reply::ok()
+        }
+    })
+    .await;
+    let set = workflows(&format!(
+        "{FAST_DELIVERY}[[workflows]]\nname = \"wf\"\ntasks = [{{ action = \"webhook\", url = \"{}/h\" }}]\n",
+        hook.url
+    ));
+    let outbox = Arc::new(MemoryOutbox::new());
+    deliver(
+        &set,
+        &outbox,
+        services(env(&[])),
+        &[finding_event(1, "debug", "NEW")],
+    )
+    .await;
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[1].at - reqs[0].at >= Duration::from_millis(990),
+        "{:?}",
+        reqs[1].at - reqs[0].at
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_failures_are_dead_lettered_and_visible() {
     let hook = HttpSink::start(|_, _| Reply::status(500)).await;
     let bad = HttpSink::start(|_, _| Reply::status(400)).await;
@@ -218,9 +252,8 @@ async fn a_dispatcher_killed_mid_delivery_is_taken_over_and_each_sink_gets_one_d
     let hook = HttpSink::start(|_, i| {
         if i == 0 {
             Reply {
-                status: 200,
-                body: String::new(),
                 delay: Duration::from_secs(30),
+                ..Reply::ok()
             }
         } else {
             Reply::ok()

@@ -61,13 +61,26 @@ fn event_for(pid: u32, start: Option<u64>) -> Value {
 }
 
 async fn quarantine(mode: &str, extra: &str, event: Value) -> (Arc<MemoryOutbox>, Duration) {
+    let (outbox, took, _) = quarantine_with_set(mode, extra, event).await;
+    (outbox, took)
+}
+
+async fn quarantine_with_set(
+    mode: &str,
+    extra: &str,
+    event: Value,
+) -> (
+    Arc<MemoryOutbox>,
+    Duration,
+    Arc<vigil_workflow::WorkflowSet>,
+) {
     let set = workflows(&format!(
         "{FAST_DELIVERY}[[workflows]]\nname = \"contain\"\ntasks = [{{ action = \"quarantine\", mode = \"{mode}\"{extra} }}]\n"
     ));
     let outbox = Arc::new(MemoryOutbox::new());
     let started = Instant::now();
     deliver(&set, &outbox, services(env(&[])), &[event]).await;
-    (outbox, started.elapsed())
+    (outbox, started.elapsed(), set)
 }
 
 fn result(outbox: &MemoryOutbox) -> Value {
@@ -85,12 +98,22 @@ async fn freeze_by_sigstop_then_thaw() {
     let mut child = victim();
     let pid = child.id();
     let start = start_time(Path::new("/proc"), pid as i32);
-    let (outbox, took) = quarantine("freeze", ", cgroup = false", event_for(pid, start)).await;
+    let (outbox, took, set) =
+        quarantine_with_set("freeze", ", cgroup = false", event_for(pid, start)).await;
     wait_for("stopped", || state(pid) == Some('T'));
     assert!(took < Duration::from_secs(2), "{took:?}");
     let r = result(&outbox);
     assert_eq!(r["actions"][0]["method"], "sigstop");
-    thaw(&r, &ActionServices::new(env(&[])).unwrap()).unwrap();
+    // What `vigil findings resolve ID --thaw` runs.
+    let reports = vigil_workflow::thaw_finding(
+        &set,
+        outbox.as_ref(),
+        &pid.to_string(),
+        &ActionServices::new(env(&[])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["thawed"][0]["pid"], pid);
     wait_for("running again", || state(pid) != Some('T'));
     child.kill().unwrap();
     child.wait().unwrap();

@@ -182,14 +182,31 @@ async fn teams_sends_an_adaptive_card() {
 
 /// A Jira that remembers its issues and answers label searches.
 async fn fake_jira() -> (HttpSink, Arc<Mutex<Vec<Value>>>) {
+    fake_jira_as("2", "Bearer jira-token").await
+}
+
+async fn fake_jira_as(
+    version: &'static str,
+    auth: &'static str,
+) -> (HttpSink, Arc<Mutex<Vec<Value>>>) {
+    let search = if version == "3" {
+        "/rest/api/3/search/jql"
+    } else {
+        "/rest/api/2/search"
+    };
+    let create = if version == "3" {
+        "/rest/api/3/issue"
+    } else {
+        "/rest/api/2/issue"
+    };
     let issues: Arc<Mutex<Vec<Value>>> = Arc::default();
     let store = Arc::clone(&issues);
     let sink = HttpSink::start(move |r, _| {
-        if r.header("authorization") != Some("Bearer jira-token") {
+        if r.header("authorization") != Some(auth) {
             return Reply::status(401);
         }
         match (r.method.as_str(), r.path.as_str()) {
-            ("GET", "/rest/api/2/search") => {
+            ("GET", p) if p == search => {
                 let jql = url_decode(&r.query);
                 let found: Vec<Value> =
                     store
@@ -208,7 +225,7 @@ async fn fake_jira() -> (HttpSink, Arc<Mutex<Vec<Value>>>) {
                     json!({"startAt": 0, "maxResults": 1, "total": found.len(), "issues": found}),
                 )
             }
-            ("POST", "/rest/api/2/issue") => {
+            ("POST", p) if p == create => {
                 let mut body = r.json();
                 let mut s = store.lock().unwrap();
                 let n = s.len() + 1;
@@ -327,6 +344,38 @@ tasks = [{{ action = "jira", url = "{}", project = "SEC", token_env = "JIRA_TOKE
     .await;
     assert_eq!(issues.lock().unwrap().len(), 1);
     assert_eq!(outbox2.counts().unwrap().delivered, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_cloud_v3_uses_basic_auth_the_jql_endpoint_and_adf() {
+    // base64("me@example.com:cloud-token")
+    let (sink, issues) = fake_jira_as("3", "Basic bWVAZXhhbXBsZS5jb206Y2xvdWQtdG9rZW4=").await;
+    let set = workflows(&format!(
+        "[[workflows]]\nname = \"wf\"\ntasks = [{{ action = \"jira\", url = \"{}/\", project = \"SEC\", api_version = 3, user = \"me@example.com\", token_env = \"JIRA_TOKEN\", issue_type = \"Task\" }}]\n",
+        sink.url
+    ));
+    let outbox = Arc::new(MemoryOutbox::new());
+    deliver(
+        &set,
+        &outbox,
+        services(env(&[("JIRA_TOKEN", "cloud-token")])),
+        &[finding_event(77, "debug", "NEW")],
+    )
+    .await;
+    let all = issues.lock().unwrap().clone();
+    assert_eq!(all.len(), 1, "{:?}", outbox.list(None, 3));
+    let f = &all[0]["fields"];
+    assert_eq!(f["issuetype"]["name"], "Task");
+    assert_eq!(f["description"]["type"], "doc");
+    assert_eq!(f["description"]["version"], 1);
+    assert_eq!(f["description"]["content"][0]["type"], "paragraph");
+    assert!(
+        f["description"]["content"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Package: debug@4.4.2")
+    );
+    assert!(f["labels"].as_array().unwrap().contains(&json!("vigil-77")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -506,6 +506,13 @@ pub(crate) async fn send(request: RequestBuilder, what: &str) -> Result<HttpResp
         ActionError::retryable(format!("{what}: {}", e.without_url()))
     })?;
     let status = response.status();
+    // Seconds only: the HTTP-date form is rare on webhooks and not worth a date parser.
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(3600)));
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -535,7 +542,10 @@ pub(crate) async fn send(request: RequestBuilder, what: &str) -> Result<HttpResp
     let message = format!("{what}: HTTP {status}: {snippet}");
     let retry = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
     Err(if retry {
-        ActionError::retryable(message)
+        ActionError {
+            retry_after,
+            ..ActionError::retryable(message)
+        }
     } else {
         ActionError::permanent(message)
     })

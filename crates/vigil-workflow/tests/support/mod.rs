@@ -41,6 +41,7 @@ pub struct Reply {
     pub status: u16,
     pub body: String,
     pub delay: Duration,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -49,6 +50,7 @@ impl Reply {
             status: 200,
             body: "ok".into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
     pub fn status(status: u16) -> Reply {
@@ -56,6 +58,7 @@ impl Reply {
             status,
             body: String::new(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
     pub fn json(status: u16, body: Value) -> Reply {
@@ -63,6 +66,7 @@ impl Reply {
             status,
             body: body.to_string(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 }
@@ -86,7 +90,7 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
+) -> (StatusCode, HeaderMap, String) {
     let recorded = Recorded {
         method: method.to_string(),
         path: uri.path().to_owned(),
@@ -107,7 +111,15 @@ async fn handle(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    (StatusCode::from_u16(reply.status).unwrap(), reply.body)
+    let mut headers = HeaderMap::new();
+    for (k, v) in reply.headers {
+        headers.insert(k, v.parse().unwrap());
+    }
+    (
+        StatusCode::from_u16(reply.status).unwrap(),
+        headers,
+        reply.body,
+    )
 }
 
 impl HttpSink {
