@@ -4,8 +4,10 @@
 //!   container is frozen through `cgroup.freeze`; otherwise the process gets `SIGSTOP`.
 //! - `mode = "kill"`: `SIGKILL`.
 //! - `mode = "network"`: a Kubernetes `NetworkPolicy` manifest denying all egress for the
-//!   pod's labels is the task's result (for `kubectl apply -f` or a controller); nothing is
-//!   changed on the host.
+//!   pod's labels (`manifest`, for `kubectl apply -f` or a controller) and, for processes in
+//!   the host's network namespace, an nftables ruleset dropping their cgroup's outbound
+//!   traffic (`nftables`, for `nft -f`). Both are emitted as the task's result, not applied:
+//!   changing a cluster's or host's firewall is left to the operator's tooling.
 //!
 //! Pids come from the event's `process.pids`: numbers, or `{"pid", "start_time"}` objects
 //! (start time in clock ticks since boot, `/proc/PID/stat` field 22, as `vigil-runtime`
@@ -165,7 +167,7 @@ impl Quarantine {
 
     pub(crate) fn run(&self, run: &TaskRun<'_>) -> Result<Value, ActionError> {
         match self.mode {
-            Mode::Network => network_policy(run.event, run.subject),
+            Mode::Network => self.network(run.event, run.subject, run.services),
             Mode::Freeze | Mode::Kill => self.signal(run.event, run.services),
         }
     }
@@ -256,6 +258,84 @@ impl Quarantine {
             "errors": errors,
         }))
     }
+}
+
+impl Quarantine {
+    /// Network isolation: a NetworkPolicy for a pod, and for host processes an nftables
+    /// ruleset dropping their cgroup's outbound traffic. Both are emitted, not applied.
+    fn network(
+        &self,
+        event: &Value,
+        subject: &str,
+        services: &ActionServices,
+    ) -> Result<Value, ActionError> {
+        let policy = network_policy(event, subject);
+        let mut cgroups = BTreeSet::new();
+        for target in target_pids(event) {
+            let live = start_time(&services.proc_root, target.pid);
+            let verified = match (target.start_time, live) {
+                (Some(want), Some(have)) => want == have,
+                (None, Some(_)) => !self.require_start_time,
+                _ => false,
+            };
+            if verified && let Some(c) = cgroup_of(&services.proc_root, &target.pid.to_string()) {
+                cgroups.insert(c);
+            }
+        }
+        let nft = nftables_ruleset(&cgroups, subject);
+        match (policy, nft) {
+            (Err(e), None) => Err(ActionError::permanent(format!(
+                "{}; and no running process with a known cgroup for nftables",
+                e.message
+            ))),
+            (policy, nft) => {
+                let mut out = json!({ "mode": "network" });
+                if let (Some(obj), Ok(p)) = (out.as_object_mut(), policy)
+                    && let Some(m) = p.get("manifest")
+                {
+                    obj.insert("manifest".into(), m.clone());
+                }
+                if let (Some(obj), Some(n)) = (out.as_object_mut(), nft) {
+                    obj.insert("nftables".into(), Value::String(n));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// An nftables ruleset (for `nft -f`) dropping outbound packets of sockets in these cgroups
+/// (host network namespace: a container with its own namespace is isolated through its
+/// pod's NetworkPolicy instead). `None` when there is no cgroup to match.
+pub fn nftables_ruleset(cgroups: &BTreeSet<String>, subject: &str) -> Option<String> {
+    let usable: Vec<&String> = cgroups
+        .iter()
+        .filter(|c| {
+            c.len() > 1
+                && !c
+                    .chars()
+                    .any(|ch| ch == '"' || ch == '\\' || ch.is_control())
+        })
+        .collect();
+    if usable.is_empty() {
+        return None;
+    }
+    let comment: String = subject
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    let mut rules = String::new();
+    for c in usable {
+        let path = c.trim_start_matches('/');
+        let level = path.split('/').count();
+        rules.push_str(&format!(
+            "        socket cgroupv2 level {level} \"{path}\" counter drop comment \"vigil finding {comment}\"\n"
+        ));
+    }
+    Some(format!(
+        "table inet vigil_quarantine {{\n    chain output {{\n        type filter hook output priority filter; policy accept;\n{rules}    }}\n}}\n"
+    ))
 }
 
 /// Undoes a `freeze` result: thaws the cgroups it froze and sends `SIGCONT` to the pids it
@@ -423,6 +503,20 @@ mod tests {
         .unwrap();
         assert_eq!(start_time(dir.path(), 42), Some(123456));
         assert_eq!(start_time(dir.path(), 43), None);
+    }
+
+    #[test]
+    fn nftables_rules_match_the_cgroup() {
+        let cgroups: BTreeSet<String> = [
+            "/system.slice/evil.service".to_owned(),
+            "/bad\"quote".to_owned(),
+        ]
+        .into();
+        let text = nftables_ruleset(&cgroups, "42").unwrap();
+        assert!(text.contains("socket cgroupv2 level 2 \"system.slice/evil.service\" counter drop comment \"vigil finding 42\""), "{text}");
+        assert!(!text.contains("quote"));
+        assert!(text.starts_with("table inet vigil_quarantine {"));
+        assert_eq!(nftables_ruleset(&BTreeSet::new(), "1"), None);
     }
 
     #[test]
