@@ -1,0 +1,535 @@
+//! `quarantine`: contain the processes that loaded the package.
+//!
+//! - `mode = "freeze"`: when the process lives in a container's cgroup (v2), the whole
+//!   container is frozen through `cgroup.freeze`; otherwise the process gets `SIGSTOP`.
+//! - `mode = "kill"`: `SIGKILL`.
+//! - `mode = "network"`: a Kubernetes `NetworkPolicy` manifest denying all egress for the
+//!   pod's labels (`manifest`, for `kubectl apply -f` or a controller) and, for processes in
+//!   the host's network namespace, an nftables ruleset dropping their cgroup's outbound
+//!   traffic (`nftables`, for `nft -f`). Both are emitted as the task's result, not applied:
+//!   changing a cluster's or host's firewall is left to the operator's tooling.
+//!
+//! Pids come from the event's `process.pids`: numbers, or `{"pid", "start_time"}` objects
+//! (start time in clock ticks since boot, `/proc/PID/stat` field 22, as `vigil-runtime`
+//! reports it); `process.start_times` may carry the times as a parallel array. Before
+//! signalling, the live process's start time must equal the event's — a pid reused by an
+//! unrelated process since detection is never touched. Without a start time a pid is skipped
+//! unless `require_start_time = false`. Pid 1, vigil itself, and vigil's own cgroup are never
+//! frozen or killed.
+//!
+//! Freezing is reversible: [`thaw`] reads the task's result (which cgroups were frozen, which
+//! pids stopped) and undoes exactly that — `vigil findings resolve ID --thaw`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{ActionServices, TaskRun};
+use crate::config::Builder;
+use crate::error::ActionError;
+use crate::event::text;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    mode: String,
+    #[serde(default = "yes")]
+    require_start_time: bool,
+    #[serde(default = "yes")]
+    cgroup: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Freeze (cgroup freezer or SIGSTOP).
+    Freeze,
+    /// SIGKILL.
+    Kill,
+    /// Emit a NetworkPolicy.
+    Network,
+}
+
+/// A configured quarantine.
+#[derive(Debug)]
+pub struct Quarantine {
+    mode: Mode,
+    require_start_time: bool,
+    cgroup: bool,
+}
+
+/// A pid from the event, with the start time it had when detected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetPid {
+    /// Pid.
+    pub pid: i32,
+    /// Start time (clock ticks since boot), when the event has it.
+    pub start_time: Option<u64>,
+}
+
+/// The event's pids.
+pub fn target_pids(event: &Value) -> Vec<TargetPid> {
+    let times: Vec<Option<u64>> = event
+        .get("process.start_times")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let Some(pids) = event.get("process.pids").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    pids.iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let (pid, start) = match p {
+                Value::Number(n) => (n.as_i64()?, times.get(i).copied().flatten()),
+                Value::Object(o) => (
+                    o.get("pid")?.as_i64()?,
+                    o.get("start_time").and_then(Value::as_u64),
+                ),
+                _ => return None,
+            };
+            let pid = i32::try_from(pid).ok().filter(|&p| p > 1)?;
+            Some(TargetPid {
+                pid,
+                start_time: start,
+            })
+        })
+        .collect()
+}
+
+/// `/proc/PID/stat` field 22 (start time, clock ticks since boot).
+pub fn start_time(proc_root: &Path, pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The process's cgroup v2 path (`0::/path`).
+fn cgroup_of(proc_root: &Path, pid: &str) -> Option<String> {
+    let text = std::fs::read_to_string(proc_root.join(pid).join("cgroup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_owned)
+        .filter(|p| p.starts_with('/') && !p.split('/').any(|c| c == ".."))
+}
+
+/// Does the cgroup path look like one container's (Docker, containerd, CRI-O, Podman, a
+/// Kubernetes pod)? Freezing anything broader (a user session, a system service) would take
+/// down more than the workload.
+pub fn is_container_cgroup(path: &str, container_id: Option<&str>) -> bool {
+    const MARKERS: [&str; 6] = [
+        "docker-",
+        "/docker/",
+        "cri-containerd-",
+        "crio-",
+        "libpod-",
+        "/kubepods",
+    ];
+    MARKERS.iter().any(|m| path.contains(m))
+        || container_id.is_some_and(|id| id.len() >= 12 && path.contains(id))
+}
+
+fn freeze_file(cgroup_root: &Path, cgroup: &str) -> PathBuf {
+    cgroup_root
+        .join(cgroup.trim_start_matches('/'))
+        .join("cgroup.freeze")
+}
+
+impl Quarantine {
+    pub(crate) fn build(b: &mut Builder<'_>, value: toml::Value, path: &str) -> Option<Quarantine> {
+        let raw: Raw = b.deserialize(value, path)?;
+        let mode = match raw.mode.as_str() {
+            "freeze" => Mode::Freeze,
+            "kill" => Mode::Kill,
+            "network" => Mode::Network,
+            other => {
+                b.error(
+                    format!("{path}.mode"),
+                    format!("unknown mode `{other}` (freeze, kill, network)"),
+                );
+                return None;
+            }
+        };
+        Some(Quarantine {
+            mode,
+            require_start_time: raw.require_start_time,
+            cgroup: raw.cgroup,
+        })
+    }
+
+    pub(crate) fn run(&self, run: &TaskRun<'_>) -> Result<Value, ActionError> {
+        match self.mode {
+            Mode::Network => self.network(run.event, run.subject, run.services),
+            Mode::Freeze | Mode::Kill => self.signal(run.event, run.services),
+        }
+    }
+
+    fn signal(&self, event: &Value, services: &ActionServices) -> Result<Value, ActionError> {
+        let proc_root = &services.proc_root;
+        let own_pid = i32::try_from(std::process::id()).unwrap_or(0);
+        let own_cgroup = cgroup_of(proc_root, "self");
+        let container_id = text(event, "container.id");
+        let mut actions = Vec::new();
+        let mut skipped = Vec::new();
+        let mut frozen_cgroups = BTreeSet::new();
+        let mut errors = Vec::new();
+        for target in target_pids(event) {
+            let skip = |reason: &str| json!({ "pid": target.pid, "reason": reason });
+            if target.pid == own_pid {
+                skipped.push(skip("is vigil itself"));
+                continue;
+            }
+            let live = start_time(proc_root, target.pid);
+            match (target.start_time, live) {
+                (_, None) => {
+                    skipped.push(skip("no longer running"));
+                    continue;
+                }
+                (Some(want), Some(have)) if want != have => {
+                    skipped.push(skip("pid reused by another process since detection"));
+                    continue;
+                }
+                (None, Some(_)) if self.require_start_time => {
+                    skipped.push(skip("the event has no start time for it"));
+                    continue;
+                }
+                _ => {}
+            }
+            let start = live;
+            if self.mode == Mode::Kill {
+                match kill(Pid::from_raw(target.pid), Signal::SIGKILL) {
+                    Ok(()) => actions.push(
+                        json!({ "pid": target.pid, "start_time": start, "method": "sigkill" }),
+                    ),
+                    Err(e) => errors.push(format!("kill {}: {e}", target.pid)),
+                }
+                continue;
+            }
+            let cgroup = if self.cgroup {
+                cgroup_of(proc_root, &target.pid.to_string()).filter(|c| {
+                    is_container_cgroup(c, container_id.as_deref())
+                        && own_cgroup.as_deref() != Some(c.as_str())
+                        && freeze_file(&services.cgroup_root, c).is_file()
+                })
+            } else {
+                None
+            };
+            if let Some(c) = cgroup {
+                if frozen_cgroups.contains(&c) {
+                    actions.push(json!({ "pid": target.pid, "start_time": start, "method": "cgroup", "cgroup": c }));
+                    continue;
+                }
+                match std::fs::write(freeze_file(&services.cgroup_root, &c), "1") {
+                    Ok(()) => {
+                        actions.push(json!({ "pid": target.pid, "start_time": start, "method": "cgroup", "cgroup": c }));
+                        frozen_cgroups.insert(c);
+                        continue;
+                    }
+                    Err(e) => {
+                        errors.push(format!("freeze cgroup {c}: {e}; falling back to SIGSTOP"))
+                    }
+                }
+            }
+            match kill(Pid::from_raw(target.pid), Signal::SIGSTOP) {
+                Ok(()) => actions
+                    .push(json!({ "pid": target.pid, "start_time": start, "method": "sigstop" })),
+                Err(e) => errors.push(format!("stop {}: {e}", target.pid)),
+            }
+        }
+        if actions.is_empty() && !errors.is_empty() {
+            // Permission problems do not go away by retrying.
+            return Err(ActionError::permanent(format!(
+                "quarantine: {}",
+                errors.join("; ")
+            )));
+        }
+        Ok(json!({
+            "mode": if self.mode == Mode::Kill { "kill" } else { "freeze" },
+            "actions": actions,
+            "skipped": skipped,
+            "errors": errors,
+        }))
+    }
+}
+
+impl Quarantine {
+    /// Network isolation: a NetworkPolicy for a pod, and for host processes an nftables
+    /// ruleset dropping their cgroup's outbound traffic. Both are emitted, not applied.
+    fn network(
+        &self,
+        event: &Value,
+        subject: &str,
+        services: &ActionServices,
+    ) -> Result<Value, ActionError> {
+        let policy = network_policy(event, subject);
+        let mut cgroups = BTreeSet::new();
+        for target in target_pids(event) {
+            let live = start_time(&services.proc_root, target.pid);
+            let verified = match (target.start_time, live) {
+                (Some(want), Some(have)) => want == have,
+                (None, Some(_)) => !self.require_start_time,
+                _ => false,
+            };
+            if verified && let Some(c) = cgroup_of(&services.proc_root, &target.pid.to_string()) {
+                cgroups.insert(c);
+            }
+        }
+        let nft = nftables_ruleset(&cgroups, subject);
+        match (policy, nft) {
+            (Err(e), None) => Err(ActionError::permanent(format!(
+                "{}; and no running process with a known cgroup for nftables",
+                e.message
+            ))),
+            (policy, nft) => {
+                let mut out = json!({ "mode": "network" });
+                if let (Some(obj), Ok(p)) = (out.as_object_mut(), policy)
+                    && let Some(m) = p.get("manifest")
+                {
+                    obj.insert("manifest".into(), m.clone());
+                }
+                if let (Some(obj), Some(n)) = (out.as_object_mut(), nft) {
+                    obj.insert("nftables".into(), Value::String(n));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// An nftables ruleset (for `nft -f`) dropping outbound packets of sockets in these cgroups
+/// (host network namespace: a container with its own namespace is isolated through its
+/// pod's NetworkPolicy instead). `None` when there is no cgroup to match.
+pub fn nftables_ruleset(cgroups: &BTreeSet<String>, subject: &str) -> Option<String> {
+    let usable: Vec<&String> = cgroups
+        .iter()
+        .filter(|c| {
+            c.len() > 1
+                && !c
+                    .chars()
+                    .any(|ch| ch == '"' || ch == '\\' || ch.is_control())
+        })
+        .collect();
+    if usable.is_empty() {
+        return None;
+    }
+    let comment: String = subject
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    let mut rules = String::new();
+    for c in usable {
+        let path = c.trim_start_matches('/');
+        let level = path.split('/').count();
+        rules.push_str(&format!(
+            "        socket cgroupv2 level {level} \"{path}\" counter drop comment \"vigil finding {comment}\"\n"
+        ));
+    }
+    Some(format!(
+        "table inet vigil_quarantine {{\n    chain output {{\n        type filter hook output priority filter; policy accept;\n{rules}    }}\n}}\n"
+    ))
+}
+
+/// Undoes a `freeze` result: thaws the cgroups it froze and sends `SIGCONT` to the pids it
+/// stopped (after checking each is still the same process).
+pub fn thaw(result: &Value, services: &ActionServices) -> Result<Value, ActionError> {
+    let mut thawed = Vec::new();
+    let mut errors = Vec::new();
+    let mut cgroups = BTreeSet::new();
+    let actions = result
+        .get("actions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for a in &actions {
+        let pid = a
+            .get("pid")
+            .and_then(Value::as_i64)
+            .and_then(|p| i32::try_from(p).ok());
+        match a.get("method").and_then(Value::as_str) {
+            Some("cgroup") => {
+                if let Some(c) = a.get("cgroup").and_then(Value::as_str)
+                    && c.starts_with('/')
+                    && !c.split('/').any(|p| p == "..")
+                    && cgroups.insert(c.to_owned())
+                {
+                    match std::fs::write(freeze_file(&services.cgroup_root, c), "0") {
+                        Ok(()) => thawed.push(json!({ "cgroup": c })),
+                        Err(e) => errors.push(format!("thaw cgroup {c}: {e}")),
+                    }
+                }
+            }
+            Some("sigstop") => {
+                let Some(pid) = pid.filter(|&p| p > 1) else {
+                    continue;
+                };
+                let want = a.get("start_time").and_then(Value::as_u64);
+                if want.is_some() && start_time(&services.proc_root, pid) != want {
+                    errors.push(format!("pid {pid} is no longer the stopped process"));
+                    continue;
+                }
+                match kill(Pid::from_raw(pid), Signal::SIGCONT) {
+                    Ok(()) => thawed.push(json!({ "pid": pid })),
+                    Err(e) => errors.push(format!("continue {pid}: {e}")),
+                }
+            }
+            _ => {}
+        }
+    }
+    if thawed.is_empty() && !errors.is_empty() {
+        return Err(ActionError::permanent(format!(
+            "thaw: {}",
+            errors.join("; ")
+        )));
+    }
+    Ok(json!({ "thawed": thawed, "errors": errors }))
+}
+
+/// A DNS-1123 label for the policy's name.
+fn policy_name(subject: &str) -> String {
+    let mut name: String = subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.truncate(40);
+    let name = format!("vigil-quarantine-{}", name.trim_matches('-'));
+    name.trim_end_matches('-').to_owned()
+}
+
+/// A NetworkPolicy selecting the pod by its labels, with `Egress` in its policy types and no
+/// egress rule: every outbound connection of the pod is denied.
+pub fn network_policy(event: &Value, subject: &str) -> Result<Value, ActionError> {
+    let namespace = text(event, "k8s.namespace.name").ok_or_else(|| {
+        ActionError::permanent("network quarantine needs k8s.namespace.name in the event")
+    })?;
+    let labels: Map<String, Value> = match event.get("k8s.pod.labels") {
+        Some(Value::Object(l)) if !l.is_empty() => l
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), Value::String(v.as_str()?.to_owned()))))
+            .collect(),
+        _ => {
+            return Err(ActionError::permanent(
+                "network quarantine needs the pod's labels (k8s.pod.labels) to select it",
+            ));
+        }
+    };
+    Ok(json!({
+        "mode": "network",
+        "manifest": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": policy_name(subject),
+                "namespace": namespace,
+                "labels": { "app.kubernetes.io/managed-by": "vigil" },
+                "annotations": { "vigil.dev/finding": subject },
+            },
+            "spec": {
+                "podSelector": { "matchLabels": labels },
+                "policyTypes": ["Egress"],
+                "egress": [],
+            },
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_from_the_event() {
+        let e = json!({"process.pids": [10, {"pid": 11, "start_time": 5}, "x", 1, -3], "process.start_times": [7]});
+        assert_eq!(
+            target_pids(&e),
+            vec![
+                TargetPid {
+                    pid: 10,
+                    start_time: Some(7)
+                },
+                TargetPid {
+                    pid: 11,
+                    start_time: Some(5)
+                }
+            ]
+        );
+        assert!(target_pids(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn container_cgroups() {
+        let cases: &[(&str, bool)] = &[
+            ("/system.slice/docker-0123456789abcdef.scope", true),
+            (
+                "/kubepods.slice/kubepods-burstable.slice/cri-containerd-ab.scope",
+                true,
+            ),
+            ("/user.slice/user-1000.slice/session-2.scope", false),
+            ("/", false),
+        ];
+        for (path, want) in cases {
+            assert_eq!(is_container_cgroup(path, None), *want, "{path}");
+        }
+        assert!(is_container_cgroup(
+            "/custom/0123456789abcdef",
+            Some("0123456789abcdef")
+        ));
+    }
+
+    #[test]
+    fn start_time_parses_names_with_parens_and_spaces() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("42")).unwrap();
+        let mut fields = vec!["0"; 50];
+        fields[19] = "123456";
+        std::fs::write(
+            dir.path().join("42/stat"),
+            format!("42 (evil) (x y) S {}", fields[1..].join(" ")),
+        )
+        .unwrap();
+        assert_eq!(start_time(dir.path(), 42), Some(123456));
+        assert_eq!(start_time(dir.path(), 43), None);
+    }
+
+    #[test]
+    fn nftables_rules_match_the_cgroup() {
+        let cgroups: BTreeSet<String> = [
+            "/system.slice/evil.service".to_owned(),
+            "/bad\"quote".to_owned(),
+        ]
+        .into();
+        let text = nftables_ruleset(&cgroups, "42").unwrap();
+        assert!(text.contains("socket cgroupv2 level 2 \"system.slice/evil.service\" counter drop comment \"vigil finding 42\""), "{text}");
+        assert!(!text.contains("quote"));
+        assert!(text.starts_with("table inet vigil_quarantine {"));
+        assert_eq!(nftables_ruleset(&BTreeSet::new(), "1"), None);
+    }
+
+    #[test]
+    fn network_policy_shape() {
+        let e = json!({"k8s.namespace.name": "payments", "k8s.pod.labels": {"app": "checkout", "team": "pay"}});
+        let r = network_policy(&e, "Finding 42").unwrap();
+        let m = &r["manifest"];
+        assert_eq!(m["kind"], "NetworkPolicy");
+        assert_eq!(m["metadata"]["name"], "vigil-quarantine-finding-42");
+        assert_eq!(m["metadata"]["namespace"], "payments");
+        assert_eq!(m["spec"]["podSelector"]["matchLabels"]["app"], "checkout");
+        assert_eq!(m["spec"]["policyTypes"], json!(["Egress"]));
+        assert_eq!(m["spec"]["egress"], json!([]));
+        assert!(network_policy(&json!({"k8s.namespace.name": "x"}), "1").is_err());
+    }
+}
