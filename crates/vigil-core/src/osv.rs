@@ -1,1 +1,0 @@
-//! OSV records and `affected` evaluation. (Being written.)
