@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use vigil_core::Ecosystem;
-use vigil_core::osv::{Affected, Event, OsvRecord, Package, Range, RangeType};
+use vigil_core::osv::{Affected, Event, ORIGINS_KEY, OsvRecord, Package, Range, RangeType};
 
 use crate::classify::{Classification, classify};
 use crate::cvss::Rating;
@@ -130,7 +130,11 @@ impl Advisory {
             severity,
             iocs,
         } = classify(record);
-        let refined_record = record.without_superseded_origins();
+        let refined_record = if may_have_superseded_origins(record) {
+            record.without_superseded_origins()
+        } else {
+            std::borrow::Cow::Borrowed(record)
+        };
         let refined = matches!(refined_record, std::borrow::Cow::Owned(_));
         let affected = refined_record
             .affected
@@ -171,6 +175,31 @@ impl Advisory {
         }
         out
     }
+}
+
+/// A cheap pre-check for [`OsvRecord::without_superseded_origins`]: an origin can only be
+/// superseded by another of the same (source, id), so without such a pair — three records in
+/// four of ossf/malicious-packages — the refinement cannot change anything and the origins
+/// need not be decoded.
+fn may_have_superseded_origins(record: &OsvRecord) -> bool {
+    let Some(origins) = record
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get(ORIGINS_KEY))
+        .and_then(serde_json::Value::as_array)
+    else {
+        return false;
+    };
+    fn key(o: &serde_json::Value) -> (Option<&str>, Option<&str>) {
+        (
+            o.get("source").and_then(serde_json::Value::as_str),
+            o.get("id").and_then(serde_json::Value::as_str),
+        )
+    }
+    origins
+        .iter()
+        .enumerate()
+        .any(|(i, a)| origins.iter().skip(i + 1).any(|b| key(a) == key(b)))
 }
 
 impl AffectedSet {

@@ -92,25 +92,16 @@ pub fn cwes_of(record: &OsvRecord) -> Vec<String> {
             out.push(cwe);
         }
     };
-    let lists = |specific: Option<&Value>| -> Vec<Value> {
-        let Some(specific) = specific else {
-            return Vec::new();
-        };
+    fn lists(specific: Option<&Value>) -> impl Iterator<Item = &Value> {
         ["cwes", "cwe_ids", "cweIds"]
-            .iter()
-            .filter_map(|k| specific.get(*k).and_then(Value::as_array))
+            .into_iter()
+            .filter_map(move |k| specific?.get(k)?.as_array())
             .flatten()
-            .cloned()
-            .collect()
-    };
-    for affected in &record.affected {
-        lists(affected.database_specific.as_ref())
-            .iter()
-            .for_each(&mut push);
     }
-    lists(record.database_specific.as_ref())
-        .iter()
-        .for_each(&mut push);
+    for affected in &record.affected {
+        lists(affected.database_specific.as_ref()).for_each(&mut push);
+    }
+    lists(record.database_specific.as_ref()).for_each(&mut push);
     out
 }
 

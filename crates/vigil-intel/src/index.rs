@@ -54,7 +54,8 @@ pub struct AdvisoryIndex {
     advisories: Vec<Advisory>,
     /// Alias group of each advisory (the smallest advisory index in the group).
     groups: Vec<u32>,
-    by_id: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    /// Slots sorted by id, for [`AdvisoryIndex::by_id`] (binary search; no key copies).
+    by_id: Vec<u32>,
     tables: Vec<(EcosystemKind, NameTable)>,
 }
 
@@ -149,12 +150,10 @@ pub struct KindCounts {
     pub vulnerability: usize,
 }
 
-/// Collects advisories, deduplicating by id, then compiles them into an [`AdvisoryIndex`].
+/// Collects advisories, then deduplicates them by id and compiles an [`AdvisoryIndex`].
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
     advisories: Vec<Advisory>,
-    by_id: HashMap<String, usize>,
-    replaced: Vec<Replaced>,
 }
 
 /// An advisory that lost to another with the same id when building an index.
@@ -177,50 +176,63 @@ impl IndexBuilder {
     /// Adds an advisory. Of two with one id the newer `modified` wins, a tie goes to the later
     /// added.
     pub fn add(&mut self, advisory: Advisory) {
-        match self.by_id.get(&advisory.id).copied() {
-            None => {
-                self.by_id
-                    .insert(advisory.id.clone(), self.advisories.len());
-                self.advisories.push(advisory);
-            }
-            Some(slot) => {
-                let Some(current) = self.advisories.get_mut(slot) else {
-                    return;
-                };
-                let stamp = |a: &Advisory| a.modified.as_deref().and_then(Timestamp::parse_rfc3339);
-                if stamp(&advisory) >= stamp(current) {
-                    self.replaced.push(Replaced {
-                        id: advisory.id.clone(),
-                        dropped_source: current.origin.source.clone(),
-                        kept_source: advisory.origin.source.clone(),
-                    });
-                    *current = advisory;
-                } else {
-                    self.replaced.push(Replaced {
-                        id: advisory.id.clone(),
-                        dropped_source: advisory.origin.source.clone(),
-                        kept_source: current.origin.source.clone(),
-                    });
-                }
-            }
-        }
+        self.advisories.push(advisory);
     }
 
     /// Adds many.
     pub fn extend(&mut self, advisories: impl IntoIterator<Item = Advisory>) {
-        for a in advisories {
-            self.add(a);
-        }
+        self.advisories.extend(advisories);
     }
 
-    /// Ids that were present more than once, and which copy was kept.
-    pub fn replaced(&self) -> &[Replaced] {
-        &self.replaced
-    }
-
-    /// Compiles the index: every affected set's bounds are parsed once, in parallel.
+    /// Compiles the index: duplicates resolved, every affected set's bounds parsed once, in
+    /// parallel.
     pub fn build(self) -> AdvisoryIndex {
-        AdvisoryIndex::from_advisories(self.advisories)
+        self.finish().0
+    }
+
+    /// Like [`IndexBuilder::build`], also saying which duplicate copies were dropped.
+    pub fn finish(self) -> (AdvisoryIndex, Vec<Replaced>) {
+        let mut advisories = self.advisories;
+        let mut replaced = Vec::new();
+        let mut winner: HashMap<&str, usize, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(advisories.len(), Default::default());
+        let mut dropped = vec![false; advisories.len()];
+        let stamp = |a: &Advisory| a.modified.as_deref().and_then(Timestamp::parse_rfc3339);
+        for (i, a) in advisories.iter().enumerate() {
+            let Some(&kept) = winner.get(a.id.as_str()) else {
+                winner.insert(&a.id, i);
+                continue;
+            };
+            let Some(current) = advisories.get(kept) else {
+                continue;
+            };
+            let (loser, won) = if stamp(a) >= stamp(current) {
+                winner.insert(&a.id, i);
+                (kept, i)
+            } else {
+                (i, kept)
+            };
+            if let (Some(l), Some(w)) = (advisories.get(loser), advisories.get(won)) {
+                replaced.push(Replaced {
+                    id: l.id.clone(),
+                    dropped_source: l.origin.source.clone(),
+                    kept_source: w.origin.source.clone(),
+                });
+            }
+            if let Some(d) = dropped.get_mut(loser) {
+                *d = true;
+            }
+        }
+        drop(winner);
+        if !replaced.is_empty() {
+            let mut i = 0;
+            advisories.retain(|_| {
+                let keep = !dropped.get(i).copied().unwrap_or(false);
+                i += 1;
+                keep
+            });
+        }
+        (AdvisoryIndex::from_advisories(advisories), replaced)
     }
 }
 
@@ -272,13 +284,13 @@ impl AdvisoryIndex {
         }
         // The largest tables first: npm and PyPI lookups find their table at once.
         tables.sort_by_key(|(_, table)| std::cmp::Reverse(table.len()));
-        let mut by_id = HashMap::with_capacity_and_hasher(advisories.len(), Default::default());
-        for (slot, a) in advisories.iter().enumerate() {
-            by_id.insert(
-                a.id.as_str().into(),
-                u32::try_from(slot).unwrap_or(u32::MAX),
-            );
-        }
+        let mut by_id: Vec<u32> = (0..advisories.len())
+            .map(|slot| u32::try_from(slot).unwrap_or(u32::MAX))
+            .collect();
+        by_id.sort_unstable_by(|&a, &b| {
+            let id = |slot: u32| advisories.get(slot as usize).map(|a| a.id.as_str());
+            id(a).cmp(&id(b))
+        });
         let groups = alias_groups(&advisories);
         AdvisoryIndex {
             advisories,
@@ -300,7 +312,16 @@ impl AdvisoryIndex {
 
     /// The advisory with this id (exact).
     pub fn by_id(&self, id: &str) -> Option<&Advisory> {
-        self.by_id.get(id).and_then(|&slot| self.get(slot))
+        let i = self
+            .by_id
+            .binary_search_by(|&slot| {
+                self.get(slot)
+                    .map(|a| a.id.as_str())
+                    .unwrap_or_default()
+                    .cmp(id)
+            })
+            .ok()?;
+        self.by_id.get(i).and_then(|&slot| self.get(slot))
     }
 
     /// Number of advisories, withdrawn included.
@@ -558,8 +579,8 @@ mod tests {
             let mut b = IndexBuilder::new();
             b.add(advisory(order[0], "first"));
             b.add(advisory(order[1], "second"));
-            assert_eq!(b.replaced().len(), 1);
-            let idx = b.build();
+            let (idx, replaced) = b.finish();
+            assert_eq!(replaced.len(), 1);
             assert_eq!(idx.len(), 1);
             assert!(idx.lookup(&npm, "a", "1.0.0").is_empty());
             assert_eq!(idx.lookup(&npm, "a", "2.0.0").len(), 1);
@@ -569,6 +590,8 @@ mod tests {
         b.add(advisory(old, "import"));
         let idx = b.build();
         assert_eq!(idx.advisories()[0].origin.source, "import");
+        assert_eq!(idx.by_id("MAL-1").map(|a| a.id.as_str()), Some("MAL-1"));
+        assert!(idx.by_id("MAL-2").is_none());
     }
 
     #[test]

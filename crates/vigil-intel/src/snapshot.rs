@@ -54,8 +54,7 @@ impl SourceSnapshot {
         let mut out = Vec::with_capacity(64 + self.advisories.len() * 256);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT.to_le_bytes());
-        postcard::to_io(self, &mut out).map_err(|e| format!("cannot encode snapshot: {e}"))?;
-        Ok(out)
+        postcard::to_extend(self, out).map_err(|e| format!("cannot encode snapshot: {e}"))
     }
 
     /// Decodes, checking the magic and format number.

@@ -468,9 +468,9 @@ impl IntelStore {
                 Err(e) => warnings.push(format!("source {:?} not loaded: {e}", source.name)),
             }
         }
-        let replaced = builder.replaced().to_vec();
+        let (index, replaced) = builder.finish();
         Ok(LoadedIntel {
-            index: builder.build(),
+            index,
             warnings,
             replaced,
         })

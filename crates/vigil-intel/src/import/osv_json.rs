@@ -132,7 +132,10 @@ pub(crate) fn parse_record(bytes: &[u8]) -> Result<OsvRecord, String> {
 
 /// Appends a parsed record with its text (the text is valid UTF-8: serde_json checked it).
 pub(crate) fn push(out: &mut Imported, record: OsvRecord, bytes: &[u8], location: &str) {
-    let raw = String::from_utf8_lossy(bytes).into_owned().into_boxed_str();
+    let raw: Box<str> = match std::str::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(bytes).into(),
+    };
     out.records.push(ImportedRecord {
         record,
         raw,
