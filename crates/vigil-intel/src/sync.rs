@@ -228,7 +228,7 @@ impl Syncer {
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let limit = self.options.max_download_bytes;
         let written = std::io::copy(&mut response.take(limit + 1), &mut out)
-            .map_err(|e| format!("download interrupted: {e}"))?;
+            .map_err(|e| format!("download interrupted: {}", with_causes(&e)))?;
         out.flush()
             .map_err(|e| format!("cannot write the download: {e}"))?;
         if written > limit {
@@ -304,11 +304,19 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut text = format!("{what}: {error}");
-    let mut source = std::error::Error::source(error);
+    format!("{what}: {}", with_causes(error))
+}
+
+/// An error and its causes, `: `-separated, repeated messages dropped.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
         source = cause.source();
     }
     text
