@@ -9,7 +9,8 @@
 //! - `start_from_snapshot`: loading the persisted intel into a ready matcher (target ≤ 200 ms);
 //! - `lookup`: random (ecosystem, name, version) queries with a 1 % hit rate, one thread
 //!   (target ≥ 5 M/s). Misses are names no advisory names (the common case when a fleet's
-//!   inventory is checked); hits are listed versions of real advisories.
+//!   inventory is checked); hits are listed versions of real advisories;
+//! - `lookup_misses`: the miss path alone; the allocation profiler must report no allocation.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -19,6 +20,10 @@ use vigil_core::Ecosystem;
 use vigil_intel::import::{self, SourceKind};
 use vigil_intel::store::IntelStore;
 use vigil_intel::{AdvisoryIndex, ImportOptions};
+
+/// Counts allocations per iteration: the miss path must show none.
+#[global_allocator]
+static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
 
 fn main() {
     divan::main();
@@ -181,4 +186,24 @@ fn lookup(bencher: divan::Bencher) {
         }
         hits
     });
+}
+
+#[divan::bench]
+fn lookup_misses(bencher: divan::Bencher) {
+    let Some(w) = workload() else { return };
+    let misses: Vec<&(Ecosystem, String, String)> = w
+        .queries
+        .iter()
+        .filter(|(e, n, _)| !w.index.names_package(e, n))
+        .take(4096)
+        .collect();
+    bencher
+        .counter(ItemsCount::new(misses.len()))
+        .bench_local(|| {
+            let mut hits = 0usize;
+            for (eco, name, version) in &misses {
+                hits += w.index.lookup(eco, name, version).len();
+            }
+            hits
+        });
 }

@@ -614,4 +614,36 @@ mod tests {
         assert_eq!(ghsa.cwes(), ["CWE-506"]);
         assert_eq!(idx.alias_group(0).len(), 2);
     }
+
+    proptest::proptest! {
+        /// The index answers exactly what evaluating every baseline record would.
+        #[test]
+        fn agrees_with_record_evaluation(
+            pick in 0usize..36,
+            (major, minor, patch) in (0u64..25, 0u64..12, 0u64..8),
+            other_name in "[a-z@/.-]{0,12}",
+        ) {
+            let records = &crate::baseline::records().records;
+            let mut b = IndexBuilder::new();
+            b.extend(crate::baseline::advisories());
+            let idx = b.build();
+            let npm = Ecosystem::parse("npm");
+            let version = format!("{major}.{minor}.{patch}");
+            let name = records
+                .get(pick)
+                .and_then(|r| r.record.affected.first())
+                .and_then(|a| a.package.as_ref())
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            for name in [name.as_str(), other_name.as_str()] {
+                let mut want: Vec<String> = records
+                    .iter()
+                    .filter(|r| r.record.affects(&npm, name, &version))
+                    .map(|r| r.record.id.clone())
+                    .collect();
+                want.sort();
+                proptest::prop_assert_eq!(ids(&idx.lookup(&npm, name, &version)), want);
+            }
+        }
+    }
 }
