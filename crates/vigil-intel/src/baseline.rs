@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use crate::advisory::{Advisory, RecordOrigin};
 use crate::import::{Imported, osv_json};
+use crate::index::{AdvisoryIndex, IndexBuilder};
 
 /// The baseline's OSV records (a JSON array).
 pub const BASELINE_JSON: &str = include_str!("../baseline/incidents-2025.osv.json");
@@ -53,6 +54,14 @@ pub fn advisories() -> Vec<Advisory> {
         .collect()
 }
 
+/// A matcher holding only the baseline: what `vigil scan` uses when no data directory is
+/// given (with one, [`crate::store::IntelStore::load`] includes the baseline itself).
+pub fn index() -> AdvisoryIndex {
+    let mut builder = IndexBuilder::new();
+    builder.extend(advisories());
+    builder.build()
+}
+
 /// The published JSON of a baseline record.
 pub fn raw_record(id: &str) -> Option<&'static str> {
     records()
@@ -77,5 +86,9 @@ mod tests {
             assert!(a.cwes.iter().any(|c| c == "CWE-506"), "{}", a.id);
             assert!(!a.affected.is_empty(), "{}", a.id);
         }
+        let npm = vigil_core::Ecosystem::parse("npm");
+        let idx = index();
+        assert_eq!(idx.lookup(&npm, "debug", "4.4.2").len(), 1);
+        assert!(idx.lookup(&npm, "debug", "4.4.1").is_empty());
     }
 }

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use vigil_core::Ecosystem;
 use vigil_intel::store::IntelStore;
-use vigil_intel::{AdvisoryIndex, ImportOptions, IndexBuilder, baseline};
+use vigil_intel::{AdvisoryIndex, ImportOptions, baseline};
 
 fn shared_intel() -> Option<PathBuf> {
     let dir = std::env::var_os("VIGIL_SHARED_DIR")
@@ -139,9 +139,7 @@ fn withdrawn_advisories_never_match() {
 #[test]
 fn incidents_match_and_neighbours_do_not() {
     let Some(incidents) = incidents() else { return };
-    let mut baseline_only = IndexBuilder::new();
-    baseline_only.extend(baseline::advisories());
-    let baseline_only = baseline_only.build();
+    let baseline_only = baseline::index();
     let mut indexes = vec![("baseline", &baseline_only)];
     if let Some(imported) = imported() {
         indexes.push(("baseline + snapshot", &imported.index));
