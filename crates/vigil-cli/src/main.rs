@@ -27,6 +27,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Threat intelligence: import, sync, status, show.
+    Intel(commands::intel::IntelArgs),
     /// Version orderings of every ecosystem.
     Version {
         #[command(subcommand)]
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Intel(args) => commands::intel::run(args),
         Command::Version { command } => commands::version::run(command),
     };
     match result {

@@ -1,3 +1,4 @@
 //! One module per subcommand.
 
+pub mod intel;
 pub mod version;
