@@ -1,0 +1,3 @@
+//! Collectors of installed packages and OS package databases (evidence `INSTALLED`).
+
+pub mod npm;

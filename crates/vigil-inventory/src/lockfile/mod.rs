@@ -1,0 +1,1 @@
+//! Collectors of lockfiles and manifests (evidence `DECLARED`).
