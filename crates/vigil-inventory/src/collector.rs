@@ -116,10 +116,22 @@ impl Collected {
         &self.path
     }
 
-    /// Records a package found in the current file.
+    /// Records a package found in the current file. It counts as pinned when it has a
+    /// version.
     pub fn push(&mut self, component: Component, dev: bool) {
         let path = Arc::clone(&self.path);
         self.push_at(path, component, dev);
+    }
+
+    /// Records a package whose version is only a constraint's bound (`>=1.0`): not pinned.
+    pub fn push_constraint(&mut self, kind: EcosystemKind, name: &str, version: &str, dev: bool) {
+        if name.trim().is_empty() {
+            return;
+        }
+        self.push(Component::new(Ecosystem::new(kind), name, version), dev);
+        if let Some(last) = self.packages.last_mut() {
+            last.pinned = false;
+        }
     }
 
     /// Records a package of ecosystem `kind`; empty names are ignored.
@@ -132,11 +144,13 @@ impl Collected {
 
     /// Records a package proven by another file (an included requirements file).
     pub fn push_at(&mut self, path: Arc<Path>, component: Component, dev: bool) {
+        let pinned = !component.version.is_empty();
         self.packages.push(FoundPackage {
             component,
             evidence: self.evidence,
             path,
             dev,
+            pinned,
             collector: self.collector,
         });
     }

@@ -18,6 +18,10 @@ pub struct FoundPackage {
     pub path: Arc<Path>,
     /// Declared only for development (a lockfile's dev/test groups). Flagged, never dropped.
     pub dev: bool,
+    /// The version is exact: installed, or pinned by a lockfile. False when a manifest states
+    /// only a constraint (`requests>=2.0` in requirements.txt reports `2.0`, the bound it
+    /// names) or no version at all (empty `version`).
+    pub pinned: bool,
     /// The collector that produced it (`npm-installed`, `package-lock`, …).
     pub collector: &'static str,
 }
@@ -41,6 +45,7 @@ pub fn dedup_packages(packages: &mut Vec<FoundPackage>) {
             && later.evidence == kept.evidence;
         if same {
             kept.dev &= later.dev;
+            kept.pinned |= later.pinned;
         }
         same
     });

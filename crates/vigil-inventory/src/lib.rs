@@ -24,6 +24,7 @@ pub mod collector;
 pub mod error;
 pub mod found;
 pub mod installed;
+pub mod lenient;
 pub mod lockfile;
 pub mod registry;
 pub mod walker;

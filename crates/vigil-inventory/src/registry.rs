@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::collector::{Collector, FilePattern};
 use crate::installed;
+use crate::lockfile;
 
 /// Index into the registry's collector list.
 type Slot = u16;
@@ -57,6 +58,28 @@ impl Registry {
         let mut r = Registry::empty();
         // Installed trees and OS package databases (evidence INSTALLED).
         r.register(Box::new(installed::npm::InstalledNpmPackages));
+        r.register(Box::new(installed::python::InstalledPythonDistributions));
+        r.register(Box::new(installed::conda::InstalledCondaPackages));
+        r.register(Box::new(lockfile::composer::InstalledComposerPackages));
+        r.register(Box::new(installed::dpkg::InstalledDpkgPackages));
+        r.register(Box::new(installed::apk::InstalledApkPackages));
+        // Lockfiles and manifests (evidence DECLARED).
+        r.register(Box::new(lockfile::package_lock::NpmLockfile));
+        r.register(Box::new(lockfile::yarn::YarnLockfile));
+        r.register(Box::new(lockfile::pnpm::PnpmLockfile));
+        r.register(Box::new(lockfile::bun::BunLockfile));
+        r.register(Box::new(lockfile::requirements::RequirementsFile));
+        r.register(Box::new(lockfile::python_locks::PoetryLockfile));
+        r.register(Box::new(lockfile::python_locks::UvLockfile));
+        r.register(Box::new(lockfile::python_locks::PdmLockfile));
+        r.register(Box::new(lockfile::python_locks::PipfileLockfile));
+        r.register(Box::new(lockfile::cargo::CargoLockfile));
+        r.register(Box::new(lockfile::gomod::GoModFile));
+        r.register(Box::new(lockfile::gemfile::GemfileLockfile));
+        r.register(Box::new(lockfile::composer::ComposerLockfile));
+        r.register(Box::new(lockfile::nuget::NugetLockfile));
+        r.register(Box::new(lockfile::gradle::GradleLockfile));
+        r.register(Box::new(lockfile::pom::MavenPom));
         r
     }
 

@@ -13,7 +13,7 @@
 //! being interpreted, so odd fields (`author` as an array) cannot make a package vanish; a
 //! duplicate key takes its last value, as `JSON.parse` does. A manifest without a usable name
 //! or version, a template placeholder (`<%= name %>`, `{{name}}`), a VS Code extension
-//! (`engines.vscode`) or a Unity package (`unity`) yields nothing.
+//! (`engines.vscode` or `contributes`) or a Unity package (`unity`) yields nothing.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -92,7 +92,8 @@ pub struct Manifest {
     pub name: Option<String>,
     /// `version`, when it is a string.
     pub version: Option<String>,
-    /// `engines` is an object with a `vscode` key: a VS Code extension.
+    /// `engines` is an object with a `vscode` key, or there is a `contributes` key: a VS Code
+    /// extension.
     pub vscode_extension: bool,
     /// A top-level `unity` key: a Unity package manifest.
     pub unity_package: bool,
@@ -137,10 +138,14 @@ impl<'de> Visitor<'de> for ManifestVisitor {
             match key {
                 KeyName::Name => m.name = map.next_value::<MaybeString>()?.0,
                 KeyName::Version => m.version = map.next_value::<MaybeString>()?.0,
-                KeyName::Engines => m.vscode_extension = map.next_value::<HasVscode>()?.0,
+                KeyName::Engines => m.vscode_extension |= map.next_value::<HasVscode>()?.0,
                 KeyName::Unity => {
                     map.next_value::<IgnoredAny>()?;
                     m.unity_package = true;
+                }
+                KeyName::Contributes => {
+                    map.next_value::<IgnoredAny>()?;
+                    m.vscode_extension = true;
                 }
                 KeyName::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -157,6 +162,7 @@ enum KeyName {
     Version,
     Engines,
     Unity,
+    Contributes,
     Other,
 }
 
@@ -174,6 +180,7 @@ impl<'de> de::Deserialize<'de> for KeyName {
                     "version" => KeyName::Version,
                     "engines" => KeyName::Engines,
                     "unity" => KeyName::Unity,
+                    "contributes" => KeyName::Contributes,
                     _ => KeyName::Other,
                 })
             }
