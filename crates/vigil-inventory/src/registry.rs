@@ -63,6 +63,8 @@ impl Registry {
         r.register(Box::new(lockfile::composer::InstalledComposerPackages));
         r.register(Box::new(installed::dpkg::InstalledDpkgPackages));
         r.register(Box::new(installed::apk::InstalledApkPackages));
+        r.register(Box::new(installed::gem::InstalledGems));
+        r.register(Box::new(installed::dotnet::InstalledDotnetPackages));
         // Lockfiles and manifests (evidence DECLARED).
         r.register(Box::new(lockfile::package_lock::NpmLockfile));
         r.register(Box::new(lockfile::yarn::YarnLockfile));

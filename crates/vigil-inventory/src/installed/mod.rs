@@ -3,7 +3,9 @@
 
 pub mod apk;
 pub mod conda;
+pub mod dotnet;
 pub mod dpkg;
+pub mod gem;
 pub mod npm;
 pub mod os_release;
 pub mod python;

@@ -101,6 +101,8 @@ fn add_go_sum(mod_path: &Path, gomod: &mut GoMod, out: &mut Collected) {
         }
     }
     let text = String::from_utf8_lossy(&buf);
+    let mut known: std::collections::HashSet<(String, String)> =
+        gomod.requires.iter().cloned().collect();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
         let (Some(path), Some(version)) = (fields.next(), fields.next()) else {
@@ -109,12 +111,9 @@ fn add_go_sum(mod_path: &Path, gomod: &mut GoMod, out: &mut Collected) {
         if version.ends_with("/go.mod") {
             continue; // only the go.mod hash: the module's code is not used
         }
-        if !gomod
-            .requires
-            .iter()
-            .any(|(p, v)| p == path && v == version)
-        {
-            gomod.requires.push((path.to_string(), version.to_string()));
+        let entry = (path.to_string(), version.to_string());
+        if known.insert(entry.clone()) {
+            gomod.requires.push(entry);
         }
     }
 }

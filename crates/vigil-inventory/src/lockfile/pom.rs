@@ -12,6 +12,7 @@
 //! first declaration wins. Unresolvable versions are reported empty. Encodings: UTF-8 and
 //! ISO-8859-1 / Windows-1252 declarations (transcoded).
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use quick_xml::events::Event;
@@ -79,8 +80,23 @@ impl Collector for MavenPom {
         let pom = parse_pom(file.bytes)?;
         let mut chain = vec![pom];
         load_parents(file.path, &mut chain, out);
-        let resolved = Resolver { chain: &chain };
-        let mut seen: Vec<(String, String)> = Vec::new();
+        let resolved = Resolver::new(&chain);
+        // Managed versions, nearest POM first (the first insertion wins). O(n) overall.
+        let mut managed: HashMap<(String, String), String> = HashMap::new();
+        for pom in &chain {
+            for (kind, dep) in &pom.dependencies {
+                if *kind == DependencyKind::Managed {
+                    let key = (
+                        resolved.interpolate(&dep.group),
+                        resolved.interpolate(&dep.artifact),
+                    );
+                    managed
+                        .entry(key)
+                        .or_insert_with(|| resolved.interpolate(&dep.version));
+                }
+            }
+        }
+        let mut seen: HashSet<(String, String)> = HashSet::new();
         // Direct dependencies of the project first, then inherited ones.
         for pom in &chain {
             for (kind, dep) in &pom.dependencies {
@@ -92,23 +108,24 @@ impl Collector for MavenPom {
                 if group.is_empty() || artifact.is_empty() {
                     continue;
                 }
-                if seen.iter().any(|(g, a)| *g == group && *a == artifact) {
+                let key = (group, artifact);
+                if seen.contains(&key) {
                     continue;
                 }
                 let mut version = resolved.interpolate(&dep.version);
                 if version.is_empty() {
-                    version = resolved.managed_version(&group, &artifact);
+                    version = managed.get(&key).cloned().unwrap_or_default();
                 }
                 let (version, pinned) = lower_bound(&version);
                 let scope = resolved.interpolate(&dep.scope);
                 let dev = *kind == DependencyKind::Plugin || scope == "test" || scope == "provided";
-                let name = format!("{group}:{artifact}");
+                let name = format!("{}:{}", key.0, key.1);
                 if pinned {
                     out.push_new(EcosystemKind::Maven, &name, &version, dev);
                 } else {
                     out.push_constraint(EcosystemKind::Maven, &name, &version, dev);
                 }
-                seen.push((group, artifact));
+                seen.insert(key);
             }
         }
         Ok(())
@@ -131,6 +148,20 @@ fn lower_bound(version: &str) -> (String, bool) {
 
 struct Resolver<'a> {
     chain: &'a [Pom],
+    /// Properties of the whole chain, nearest POM first (the first definition wins).
+    properties: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(chain: &'a [Pom]) -> Resolver<'a> {
+        let mut properties = HashMap::new();
+        for pom in chain {
+            for (k, v) in &pom.properties {
+                properties.entry(k.as_str()).or_insert(v.as_str());
+            }
+        }
+        Resolver { chain, properties }
+    }
 }
 
 impl Resolver<'_> {
@@ -158,12 +189,7 @@ impl Resolver<'_> {
                 return Some(value.clone());
             }
         }
-        self.chain.iter().find_map(|pom| {
-            pom.properties
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-        })
+        self.properties.get(key).map(|v| v.to_string())
     }
 
     /// Replaces `${name}` references, recursively; unknown ones stay as written.
@@ -183,20 +209,6 @@ impl Resolver<'_> {
             current.replace_range(start..start + len + 1, &replacement);
         }
         current
-    }
-
-    fn managed_version(&self, group: &str, artifact: &str) -> String {
-        for pom in self.chain {
-            for (kind, dep) in &pom.dependencies {
-                if *kind == DependencyKind::Managed
-                    && self.interpolate(&dep.group) == group
-                    && self.interpolate(&dep.artifact) == artifact
-                {
-                    return self.interpolate(&dep.version);
-                }
-            }
-        }
-        String::new()
     }
 }
 
