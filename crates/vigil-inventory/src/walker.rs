@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ignore::{WalkBuilder, WalkState};
+use vigil_core::Evidence;
 
 use crate::collector::{Collected, SourceFile, read_capped};
 use crate::error::{ScanError, ScanErrorKind};
@@ -42,6 +43,12 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Do not descend deeper than this many levels below a root.
     pub max_depth: Option<usize>,
+    /// Also read lockfiles and manifests that sit inside installed package trees
+    /// (`node_modules`, `site-packages`, `dist-packages`). Off by default: those are files a
+    /// package published (its own development lockfile), not a description of anything
+    /// installed or declared by the project, and they would add hundreds of phantom
+    /// DECLARED packages per application.
+    pub declared_in_package_trees: bool,
 }
 
 /// Counters of one scan.
@@ -156,7 +163,7 @@ fn walk_root(
         builder.overrides(overrides);
     }
     builder.build_parallel().run(|| {
-        let mut worker = Worker::new(registry, sink);
+        let mut worker = Worker::new(registry, sink, options.declared_in_package_trees);
         Box::new(move |entry| {
             worker.visit(entry);
             WalkState::Continue
@@ -170,6 +177,7 @@ struct Worker<'a> {
     registry: &'a Registry,
     sink: &'a Sink,
     buf: Vec<u8>,
+    declared_in_package_trees: bool,
     packages: Vec<FoundPackage>,
     errors: Vec<ScanError>,
     dirs: u64,
@@ -178,11 +186,12 @@ struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(registry: &'a Registry, sink: &'a Sink) -> Worker<'a> {
+    fn new(registry: &'a Registry, sink: &'a Sink, declared_in_package_trees: bool) -> Worker<'a> {
         Worker {
             registry,
             sink,
             buf: Vec::new(),
+            declared_in_package_trees,
             packages: Vec::new(),
             errors: Vec::new(),
             dirs: 0,
@@ -220,7 +229,14 @@ impl<'a> Worker<'a> {
             .map_or(&b""[..], OsStr::as_bytes);
         let registry = self.registry;
         let mut shared_path: Option<Arc<Path>> = None;
+        let mut in_package_tree: Option<bool> = None;
         registry.for_each_claimant(path, file_name, parent_name, |collector| {
+            if collector.evidence() == Evidence::Declared
+                && !self.declared_in_package_trees
+                && *in_package_tree.get_or_insert_with(|| is_in_package_tree(path))
+            {
+                return;
+            }
             self.claimed += 1;
             let arc = shared_path.get_or_insert_with(|| Arc::from(path)).clone();
             let mut out = Collected::new(arc, collector);
@@ -259,6 +275,16 @@ impl Drop for Worker<'_> {
             all.append(&mut self.errors);
         }
     }
+}
+
+/// True when a directory above the file is an installed package tree.
+fn is_in_package_tree(path: &Path) -> bool {
+    path.parent().is_some_and(|dir| {
+        dir.components().any(|c| {
+            let c = c.as_os_str();
+            c == "node_modules" || c == "site-packages" || c == "dist-packages"
+        })
+    })
 }
 
 /// Flattens `ignore`'s nested error into a path and a reason.

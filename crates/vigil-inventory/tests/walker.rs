@@ -354,3 +354,35 @@ fn same_component_at_same_path_appears_once() {
     .expect("scan");
     assert_eq!(report.packages.len(), 1);
 }
+
+#[test]
+fn lockfiles_inside_package_trees_are_skipped_unless_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let lock = r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/a":{"version":"1.0.0"}}}"#;
+    write(root, "package-lock.json", lock);
+    write(root, "node_modules/dep/package-lock.json", lock);
+    write(root, "node_modules/dep/package.json", &pkg("dep", "2.0.0"));
+    let report = run(root, &ScanOptions::default());
+    let paths: BTreeSet<_> = found(&report, root)
+        .into_iter()
+        .map(|(n, _, p)| (n, p))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("a".to_string(), PathBuf::from("package-lock.json")),
+            (
+                "dep".to_string(),
+                PathBuf::from("node_modules/dep/package.json")
+            ),
+        ]
+        .into_iter()
+        .collect()
+    );
+    let all = ScanOptions {
+        declared_in_package_trees: true,
+        ..ScanOptions::default()
+    };
+    assert_eq!(run(root, &all).packages.len(), 3);
+}
