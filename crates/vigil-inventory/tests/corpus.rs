@@ -13,10 +13,14 @@ type Found = BTreeSet<(PathBuf, String, String)>;
 
 /// Independent walk: no symlinks followed, every directory entered.
 fn walk(dir: &Path, npm: &mut Found, python: &mut Found) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             if path.extension().is_some_and(|e| e == "dist-info") {
                 let metadata = std::fs::read_to_string(path.join("METADATA")).unwrap_or_default();
@@ -31,7 +35,10 @@ fn walk(dir: &Path, npm: &mut Found, python: &mut Found) {
                 }
             }
             walk(&path, npm, python);
-        } else if meta.is_file() && path.file_name().is_some_and(|n| n == "package.json") && at_slot(&path) {
+        } else if meta.is_file()
+            && path.file_name().is_some_and(|n| n == "package.json")
+            && at_slot(&path)
+        {
             let json: serde_json::Value = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
@@ -47,7 +54,10 @@ fn walk(dir: &Path, npm: &mut Found, python: &mut Found) {
 }
 
 fn at_slot(package_json: &Path) -> bool {
-    let name = |p: Option<&Path>| p.and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
+    let name = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+    };
     let dir = package_json.parent();
     let Some(pkg) = name(dir) else { return false };
     if pkg.starts_with('.') || pkg.starts_with('@') {
@@ -56,7 +66,9 @@ fn at_slot(package_json: &Path) -> bool {
     let up = dir.and_then(Path::parent);
     match name(up).as_deref() {
         Some("node_modules") => true,
-        Some(scope) if scope.starts_with('@') => name(up.and_then(Path::parent)).as_deref() == Some("node_modules"),
+        Some(scope) if scope.starts_with('@') => {
+            name(up.and_then(Path::parent)).as_deref() == Some("node_modules")
+        }
         _ => false,
     }
 }
@@ -76,13 +88,24 @@ fn corpus_matches_an_independent_walk() {
         }
         let (mut npm, mut python) = (Found::new(), Found::new());
         walk(&root, &mut npm, &mut python);
-        let report = scan(std::slice::from_ref(&root), &registry, &ScanOptions::default()).expect("scan");
+        let report = scan(
+            std::slice::from_ref(&root),
+            &registry,
+            &ScanOptions::default(),
+        )
+        .expect("scan");
         let select = |collector: &str| -> Found {
             report
                 .packages
                 .iter()
                 .filter(|p| p.collector == collector)
-                .map(|p| (p.path.to_path_buf(), p.component.name.as_str().to_string(), p.component.version.to_string()))
+                .map(|p| {
+                    (
+                        p.path.to_path_buf(),
+                        p.component.name.as_str().to_string(),
+                        p.component.version.to_string(),
+                    )
+                })
                 .collect()
         };
         let (vigil_npm, vigil_python) = (select("npm-installed"), select("python-installed"));
