@@ -65,6 +65,7 @@ impl Registry {
         r.register(Box::new(installed::apk::InstalledApkPackages));
         r.register(Box::new(installed::gem::InstalledGems));
         r.register(Box::new(installed::dotnet::InstalledDotnetPackages));
+        r.register(Box::new(installed::nuspec::InstalledNugetPackages));
         // Lockfiles and manifests (evidence DECLARED).
         r.register(Box::new(lockfile::package_lock::NpmLockfile));
         r.register(Box::new(lockfile::yarn::YarnLockfile));

@@ -48,6 +48,14 @@ fn each_format_is_claimed_where_it_lives() {
             "dotnet/app.deps.json",
             r#"{"libraries":{"App/1.0.0":{"type":"project"},"Newtonsoft.Json/13.0.3":{"type":"package"}}}"#,
         ),
+        (
+            "home/.nuget/packages/newtonsoft.json/13.0.3/newtonsoft.json.nuspec",
+            "<?xml version=\"1.0\"?><package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\"><metadata><id>Newtonsoft.Json</id><version>13.0.3</version></metadata></package>",
+        ),
+        (
+            "src/MyLib/MyLib.nuspec",
+            "<package><metadata><id>MyLib</id><version>$version$</version></metadata></package>",
+        ),
         ("img/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
         (
             "img/var/lib/dpkg/status",
@@ -154,6 +162,7 @@ fn each_format_is_claimed_where_it_lives() {
         "composer-installed Packagist monolog/monolog 3.5.0",
         "composer-installed Packagist phpunit/phpunit 10.0.0 dev",
         "dotnet-deps NuGet Newtonsoft.Json 13.0.3",
+        "nuget-installed NuGet Newtonsoft.Json 13.0.3",
         "dpkg-installed Debian:12 libssl3 3.0.11-1",
         "apk-installed Alpine:v3.18 musl 1.2.4-r0",
         "apk-installed Alpine:v3.18 zlib 1.2.13-r1",

@@ -7,5 +7,6 @@ pub mod dotnet;
 pub mod dpkg;
 pub mod gem;
 pub mod npm;
+pub mod nuspec;
 pub mod os_release;
 pub mod python;
