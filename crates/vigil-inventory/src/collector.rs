@@ -39,8 +39,19 @@ pub enum FilePattern {
 pub struct SourceFile<'a> {
     /// Where it is.
     pub path: &'a Path,
-    /// Its contents, at most the collector's size cap.
+    /// Its contents, at most the collector's size cap; empty for [`Input::Path`] collectors.
     pub bytes: &'a [u8],
+}
+
+/// How the walker hands a claimed file to its collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The whole file, read into memory under the size cap (text formats).
+    Bytes,
+    /// Only the path: the collector opens the file and reads what it needs (archives, whose
+    /// central directory and a few small entries are all that matter). The size cap still
+    /// applies to the file on disk.
+    Path,
 }
 
 impl SourceFile<'_> {
@@ -81,6 +92,11 @@ pub trait Collector: Send + Sync {
     /// The largest file this collector reads; larger files are refused with an error.
     fn size_limit(&self) -> u64 {
         DEFAULT_SIZE_LIMIT
+    }
+
+    /// How the file is handed over.
+    fn input(&self) -> Input {
+        Input::Bytes
     }
 
     /// Parses one claimed file. Packages pushed before an error are kept.
@@ -175,6 +191,20 @@ impl Collected {
 /// or device that replaced the file after the walk saw it (opened non-blocking, then checked).
 pub fn read_capped(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), CollectError> {
     buf.clear();
+    let mut file = open_capped(path, limit)?;
+    // The file may grow between metadata and read: read at most limit + 1 bytes.
+    (&mut file).take(limit.saturating_add(1)).read_to_end(buf)?;
+    if buf.len() as u64 > limit {
+        return Err(CollectError::TooLarge {
+            size: buf.len() as u64,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Opens a regular file of at most `limit` bytes, without blocking on FIFOs or devices.
+pub fn open_capped(path: &Path, limit: u64) -> Result<std::fs::File, CollectError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(target_os = "linux")]
@@ -197,17 +227,7 @@ pub fn read_capped(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), Col
             limit,
         });
     }
-    // usize conversion cannot fail for sizes under the cap on 64-bit targets; fall back to 0.
-    buf.reserve(usize::try_from(meta.len()).unwrap_or(0));
-    // The file may grow between metadata and read: read at most limit + 1 bytes.
-    file.take(limit.saturating_add(1)).read_to_end(buf)?;
-    if buf.len() as u64 > limit {
-        return Err(CollectError::TooLarge {
-            size: buf.len() as u64,
-            limit,
-        });
-    }
-    Ok(())
+    Ok(file)
 }
 
 /// Runs `collector` on the file at `path` outside a walk (tests, single-file callers).

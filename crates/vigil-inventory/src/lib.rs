@@ -29,7 +29,7 @@ pub mod lockfile;
 pub mod registry;
 pub mod walker;
 
-pub use collector::{Collected, Collector, FilePattern, SourceFile, collect_file};
+pub use collector::{Collected, Collector, FilePattern, Input, SourceFile, collect_file};
 pub use error::{CollectError, ScanError, ScanErrorKind};
 pub use found::FoundPackage;
 pub use registry::Registry;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use ignore::{WalkBuilder, WalkState};
 use vigil_core::Evidence;
 
-use crate::collector::{Collected, SourceFile, read_capped};
+use crate::collector::{Collected, Input, SourceFile, read_capped};
 use crate::error::{ScanError, ScanErrorKind};
 use crate::found::{FoundPackage, dedup_packages};
 use crate::registry::Registry;
@@ -240,7 +240,12 @@ impl<'a> Worker<'a> {
             self.claimed += 1;
             let arc = shared_path.get_or_insert_with(|| Arc::from(path)).clone();
             let mut out = Collected::new(arc, collector);
-            let result = read_capped(path, collector.size_limit(), &mut self.buf).and_then(|()| {
+            self.buf.clear();
+            let read = match collector.input() {
+                Input::Bytes => read_capped(path, collector.size_limit(), &mut self.buf),
+                Input::Path => Ok(()),
+            };
+            let result = read.and_then(|()| {
                 collector.collect(
                     &SourceFile {
                         path,

@@ -6,6 +6,7 @@ pub mod conda;
 pub mod dotnet;
 pub mod dpkg;
 pub mod gem;
+pub mod java_archive;
 pub mod npm;
 pub mod nuspec;
 pub mod os_release;
