@@ -67,6 +67,7 @@ impl Registry {
         r.register(Box::new(installed::dotnet::InstalledDotnetPackages));
         r.register(Box::new(installed::nuspec::InstalledNugetPackages));
         r.register(Box::new(installed::java_archive::InstalledJavaArchives));
+        r.register(Box::new(installed::binary::InstalledBinaries));
         // Lockfiles and manifests (evidence DECLARED).
         r.register(Box::new(lockfile::package_lock::NpmLockfile));
         r.register(Box::new(lockfile::yarn::YarnLockfile));

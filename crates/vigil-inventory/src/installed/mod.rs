@@ -2,9 +2,11 @@
 //! per format.
 
 pub mod apk;
+pub mod binary;
 pub mod conda;
 pub mod dotnet;
 pub mod dpkg;
+pub mod elf;
 pub mod gem;
 pub mod java_archive;
 pub mod npm;
