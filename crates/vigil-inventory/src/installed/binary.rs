@@ -138,17 +138,13 @@ pub fn collect_go(info: &[u8], out: &mut Collected) -> Result<(), CollectError> 
 
 fn read_varint_string(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut len: u64 = 0;
-    let mut shift = 0;
-    let mut used = 0;
-    for &b in bytes.iter().take(10) {
-        used += 1;
-        len |= u64::from(b & 0x7f) << shift;
+    for (i, &b) in bytes.iter().take(10).enumerate() {
+        len |= u64::from(b & 0x7f) << (7 * i);
         if b & 0x80 == 0 {
             let len = usize::try_from(len).ok()?;
-            let rest = bytes.get(used..)?;
+            let rest = bytes.get(i + 1..)?;
             return Some((rest.get(..len)?, rest.get(len..)?));
         }
-        shift += 7;
     }
     None
 }
