@@ -8,7 +8,7 @@
 //! are collected, never fatal.
 //!
 //! Cost: one `readdir` per directory, one registry lookup per file (see
-//! [`Registry`](crate::Registry)), and open + fstat + read only for claimed files. Results are
+//! [`Registry`]), and open + fstat + read only for claimed files. Results are
 //! kept per worker thread and merged once at the end; memory is bounded by the packages found
 //! plus one read buffer per thread (each at most the largest size cap).
 
