@@ -386,3 +386,23 @@ fn lockfiles_inside_package_trees_are_skipped_unless_asked() {
     };
     assert_eq!(run(root, &all).packages.len(), 3);
 }
+
+#[test]
+fn a_symlinked_root_is_entered_and_a_file_root_is_collected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = dir.path().join("real");
+    write(&real, "node_modules/a/package.json", &pkg("a", "1.0.0"));
+    write(
+        &real,
+        "package-lock.json",
+        r#"{"lockfileVersion":3,"packages":{"node_modules/b":{"version":"2.0.0"}}}"#,
+    );
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    assert_eq!(run(&link, &ScanOptions::default()).packages.len(), 2);
+    let lock = run(&real.join("package-lock.json"), &ScanOptions::default());
+    assert_eq!(
+        found(&lock, &real),
+        set(&[("b", "2.0.0", "package-lock.json")])
+    );
+}
