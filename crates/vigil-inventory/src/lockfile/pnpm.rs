@@ -55,7 +55,21 @@ impl Collector for PnpmLockfile {
         if text.trim().is_empty() {
             return Ok(());
         }
-        let lock: Lock = serde_saphyr::from_str(text).map_err(|e| yaml_error(&e))?;
+        // serde-saphyr's default budget (250k nodes, 1M events) is for configuration files; a
+        // monorepo lockfile legitimately has millions. Scale the caps with the input, which is
+        // itself capped by the size limit, so work stays linear in the file size.
+        let wanted = wanted_sections(text);
+        let text = wanted.as_deref().unwrap_or(text);
+        let len = text.len();
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_nodes: len.max(250_000),
+                max_events: len.saturating_mul(2).max(1_000_000),
+                max_total_scalar_bytes: len.max(64 << 20),
+            },
+        };
+        let lock: Lock =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| yaml_error(&e))?;
         let Some(version) = lock.lockfile_version else {
             return Err(CollectError::field(
                 "lockfileVersion",
@@ -96,6 +110,33 @@ impl Collector for PnpmLockfile {
         }
         Ok(())
     }
+}
+
+/// The `lockfileVersion` and `packages` top-level entries only: `importers` and `snapshots`
+/// (as large as `packages` in 9.x) are never used, and YAML parsing is the cost of this
+/// collector. Top-level keys of a block mapping start at column 0, so a line scan finds them.
+/// `None` when the file does not look like that (flow style): then the whole text is parsed.
+fn wanted_sections(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() / 2);
+    let mut keep = false;
+    let mut saw_packages = false;
+    for line in text.split_inclusive('\n') {
+        let top_level = !line.starts_with([' ', '\t', '#', '\n', '\r', '-']);
+        if top_level {
+            let key = line
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['\'', '"']);
+            keep = key == "lockfileVersion" || key == "packages";
+            saw_packages |= key == "packages";
+        }
+        if keep {
+            out.push_str(line);
+        }
+    }
+    saw_packages.then_some(out)
 }
 
 fn yaml_error(err: &serde_saphyr::Error) -> CollectError {
