@@ -288,6 +288,104 @@ mod tests {
         assert!(out.packages.is_empty() && out.errors.is_empty());
     }
 
+    /// A minimal ELF64 little-endian file with the given named sections.
+    fn elf(sections: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut names = vec![0u8];
+        let mut name_offsets = Vec::new();
+        for (name, _) in sections {
+            name_offsets.push(names.len() as u32);
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+        }
+        let shstrtab_name = names.len() as u32;
+        names.extend_from_slice(b".shstrtab\0");
+        let mut data = vec![0u8; 64];
+        let mut headers = vec![[0u8; 64]]; // the null section
+        let mut push_section = |data: &mut Vec<u8>, name: u32, bytes: &[u8]| {
+            let offset = data.len() as u64;
+            data.extend_from_slice(bytes);
+            let mut h = [0u8; 64];
+            h[0..4].copy_from_slice(&name.to_le_bytes());
+            h[24..32].copy_from_slice(&offset.to_le_bytes());
+            h[32..40].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+            headers.push(h);
+        };
+        for ((_, bytes), name) in sections.iter().zip(&name_offsets) {
+            push_section(&mut data, *name, bytes);
+        }
+        push_section(&mut data, shstrtab_name, &names);
+        let shoff = data.len() as u64;
+        for h in &headers {
+            data.extend_from_slice(h);
+        }
+        data[0..4].copy_from_slice(b"\x7fELF");
+        data[4] = 2; // 64-bit
+        data[5] = 1; // little endian
+        data[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        data[0x3A..0x3C].copy_from_slice(&64u16.to_le_bytes());
+        data[0x3C..0x3E].copy_from_slice(&(headers.len() as u16).to_le_bytes());
+        data[0x3E..0x40].copy_from_slice(&((headers.len() - 1) as u16).to_le_bytes());
+        data
+    }
+
+    #[test]
+    fn go_and_rust_sections_in_an_elf_file() {
+        let info = go_buildinfo(
+            "go1.23.3",
+            "path\tx\nmod\tx\t(devel)\t\ndep\tgithub.com/a/b\tv1.2.3\th1:x\n",
+        );
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder
+            .write_all(br#"{"packages":[{"name":"serde","version":"1.0.0","source":"crates.io"}]}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let audit = encoder.finish().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("tool");
+        std::fs::write(
+            &path,
+            elf(&[
+                (".text", vec![0x90; 16]),
+                (".go.buildinfo", info),
+                (".dep-v0", audit),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let out = crate::collect_file(&InstalledBinaries, &path);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let got: Vec<String> = out
+            .packages
+            .iter()
+            .map(|p| p.component.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Go:x@",
+                "Go:github.com/a/b@1.2.3",
+                "Go:stdlib@1.23.3",
+                "crates.io:serde@1.0.0"
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn corrupted_elf_never_panics(flips in proptest::collection::vec((0usize..2048, proptest::prelude::any::<u8>()), 1..8)) {
+            let mut bytes = elf(&[(".go.buildinfo", go_buildinfo("go1.22", "dep\ta\tv1\t\n"))]);
+            for (at, value) in flips {
+                let len = bytes.len();
+                if let Some(b) = bytes.get_mut(at % len) {
+                    *b = value;
+                }
+            }
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("tool");
+            std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+            let _ = crate::collect_file(&InstalledBinaries, &path);
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::prelude::any::<Vec<u8>>()) {

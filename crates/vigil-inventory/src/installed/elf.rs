@@ -59,14 +59,6 @@ impl ElfSections {
                 sections: Vec::new(),
             }));
         }
-        let header = |file: &mut File, index: u64| -> Result<Vec<u8>, CollectError> {
-            let mut buf = vec![0u8; usize::from(entry_size)];
-            file.seek(SeekFrom::Start(
-                shoff.saturating_add(index.saturating_mul(u64::from(shentsize))),
-            ))?;
-            file.read_exact(&mut buf)?;
-            Ok(buf)
-        };
         let parse = |buf: &[u8]| -> (u64, u64, u64) {
             if wide {
                 (rd.u32(buf, 0), rd.u64(buf, 24), rd.u64(buf, 32))
@@ -74,15 +66,19 @@ impl ElfSections {
                 (rd.u32(buf, 0), rd.u32(buf, 16), rd.u32(buf, 20))
             }
         };
+        let stride = u64::from(shentsize);
         if shnum == 0 {
             // More sections than fit in e_shnum: the count is in section 0's sh_size.
-            let (_, _, size) = parse(&header(file, 0)?);
+            let first = read_at(file, shoff, stride)?;
+            let (_, _, size) = parse(&first);
             shnum = u16::try_from(size.min(MAX_SECTIONS)).unwrap_or(u16::MAX);
         }
-        let mut raw = Vec::with_capacity(usize::from(shnum));
-        for index in 0..u64::from(shnum) {
-            raw.push(parse(&header(file, index)?));
-        }
+        // The whole table in one read (at most 65,535 entries of a few dozen bytes).
+        let table = read_at(file, shoff, u64::from(shnum).saturating_mul(stride))?;
+        let raw: Vec<(u64, u64, u64)> = table
+            .chunks_exact(usize::from(shentsize))
+            .map(parse)
+            .collect();
         let Some(&(_, str_offset, str_size)) = raw.get(usize::from(shstrndx)) else {
             return Err(CollectError::syntax(
                 "ELF",
