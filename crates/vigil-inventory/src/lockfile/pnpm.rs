@@ -9,7 +9,10 @@
 //! packages carry them). Keys with no version that starts with a digit (`github.com/u/repo`,
 //! `/foo/bar`) name no registry version and are skipped; a key that is not a dependency path
 //! at all is reported as an error and the rest of the file is still read. `dev: true` (5.x,
-//! 6.x) flags dev-only packages; 9.x dropped the flag and computing it needs the graph.
+//! 6.x) flags dev-only packages; 9.x dropped the flag, so it is recomputed from `importers`
+//! and `snapshots` (see `dev_only_v9`).
+
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use vigil_core::{EcosystemKind, Evidence};
@@ -27,6 +30,31 @@ pub struct PnpmLockfile;
 struct Lock {
     lockfile_version: Option<String>,
     packages: Entries<Option<Package>>,
+    importers: Entries<Option<Importer>>,
+    snapshots: Entries<Option<Snapshot>>,
+}
+
+/// 9.x: one project of the workspace and its direct dependencies.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Importer {
+    dependencies: Entries<Option<ImporterDependency>>,
+    optional_dependencies: Entries<Option<ImporterDependency>>,
+    dev_dependencies: Entries<Option<ImporterDependency>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ImporterDependency {
+    version: LenientString,
+}
+
+/// 9.x: a resolved package with its peers, and what it depends on.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Snapshot {
+    dependencies: Entries<LenientString>,
+    optional_dependencies: Entries<LenientString>,
 }
 
 #[derive(Deserialize, Default)]
@@ -58,8 +86,6 @@ impl Collector for PnpmLockfile {
         // serde-saphyr's default budget (250k nodes, 1M events) is for configuration files; a
         // monorepo lockfile legitimately has millions. Scale the caps with the input, which is
         // itself capped by the size limit, so work stays linear in the file size.
-        let wanted = wanted_sections(text);
-        let text = wanted.as_deref().unwrap_or(text);
         let len = text.len();
         let options = serde_saphyr::options! {
             budget: serde_saphyr::budget! {
@@ -70,7 +96,7 @@ impl Collector for PnpmLockfile {
         };
         let lock: Lock =
             serde_saphyr::from_str_with_options(text, options).map_err(|e| yaml_error(&e))?;
-        let Some(version) = lock.lockfile_version else {
+        let Some(version) = lock.lockfile_version.clone() else {
             return Err(CollectError::field(
                 "lockfileVersion",
                 "missing; not a pnpm lockfile",
@@ -83,8 +109,14 @@ impl Collector for PnpmLockfile {
             .next()
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
+        let dev_only = if major >= 9 {
+            dev_only_v9(&lock)
+        } else {
+            HashSet::new()
+        };
         for (key, package) in lock.packages.0 {
             let package = package.unwrap_or_default();
+            let dev = package.dev.0 || dev_only.contains(key.trim_matches(['\'', '"']));
             let from_key = parse_key(&key, major);
             let name = package.name.non_empty().or(from_key.map(|(n, _)| n));
             let version = package
@@ -93,7 +125,7 @@ impl Collector for PnpmLockfile {
                 .or(from_key.and_then(|(_, v)| v));
             match (name, version) {
                 (Some(name), Some(version)) => {
-                    out.push_new(EcosystemKind::Npm, name, version, package.dev.0);
+                    out.push_new(EcosystemKind::Npm, name, version, dev);
                 }
                 (Some(_), None) => {} // no registry version (a git or directory dependency)
                 (None, _) if key.starts_with("file:") => {
@@ -112,31 +144,81 @@ impl Collector for PnpmLockfile {
     }
 }
 
-/// The `lockfileVersion` and `packages` top-level entries only: `importers` and `snapshots`
-/// (as large as `packages` in 9.x) are never used, and YAML parsing is the cost of this
-/// collector. Top-level keys of a block mapping start at column 0, so a line scan finds them.
-/// `None` when the file does not look like that (flow style): then the whole text is parsed.
-fn wanted_sections(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len() / 2);
-    let mut keep = false;
-    let mut saw_packages = false;
-    for line in text.split_inclusive('\n') {
-        let top_level = !line.starts_with([' ', '\t', '#', '\n', '\r', '-']);
-        if top_level {
-            let key = line
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches(['\'', '"']);
-            keep = key == "lockfileVersion" || key == "packages";
-            saw_packages |= key == "packages";
+/// 9.x dropped `dev: true`; recompute it: packages reachable from the importers' production
+/// and optional dependencies through `snapshots` are not dev-only; the other packages that
+/// are reachable from `devDependencies` are. Keys returned are `packages` keys (`name@version`,
+/// snapshot keys minus their peer suffix). Linear in the size of the graph.
+fn dev_only_v9(lock: &Lock) -> HashSet<String> {
+    let snapshots: HashMap<&str, &Snapshot> = lock
+        .snapshots
+        .0
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str(), v)))
+        .collect();
+    let walk = |roots: Vec<String>| -> HashSet<String> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut stack = roots;
+        while let Some(key) = stack.pop() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if let Some(snapshot) = snapshots.get(key.as_str()) {
+                for (name, version) in snapshot
+                    .dependencies
+                    .0
+                    .iter()
+                    .chain(&snapshot.optional_dependencies.0)
+                {
+                    if let Some(next) = snapshot_key(name, version.as_str()) {
+                        stack.push(next);
+                    }
+                }
+            }
         }
-        if keep {
-            out.push_str(line);
+        seen.into_iter()
+            .map(|k| k.split('(').next().unwrap_or(&k).to_string())
+            .collect()
+    };
+    let mut prod_roots = Vec::new();
+    let mut dev_roots = Vec::new();
+    for importer in lock.importers.0.iter().filter_map(|(_, i)| i.as_ref()) {
+        for (name, dep) in importer
+            .dependencies
+            .0
+            .iter()
+            .chain(&importer.optional_dependencies.0)
+        {
+            prod_roots.extend(
+                dep.as_ref()
+                    .and_then(|d| snapshot_key(name, d.version.as_str())),
+            );
+        }
+        for (name, dep) in &importer.dev_dependencies.0 {
+            dev_roots.extend(
+                dep.as_ref()
+                    .and_then(|d| snapshot_key(name, d.version.as_str())),
+            );
         }
     }
-    saw_packages.then_some(out)
+    let prod = walk(prod_roots);
+    walk(dev_roots)
+        .into_iter()
+        .filter(|k| !prod.contains(k))
+        .collect()
+}
+
+/// The snapshot key a dependency `name: version` points at: `name@version(peers)`, or the
+/// version itself when it names another package (an alias, `string-width@4.2.3`). Workspace
+/// links (`link:…`) have no snapshot.
+fn snapshot_key(name: &str, version: &str) -> Option<String> {
+    let version = version.trim();
+    if version.is_empty() || version.starts_with("link:") {
+        return None;
+    }
+    if !version.starts_with(|c: char| c.is_ascii_digit()) && split_name_at(version).is_some() {
+        return Some(version.to_string());
+    }
+    Some(format!("{name}@{version}"))
 }
 
 fn yaml_error(err: &serde_saphyr::Error) -> CollectError {
@@ -231,5 +313,70 @@ mod tests {
         for (key, major, want) in cases {
             assert_eq!(parse_key(key, *major), *want, "{key}");
         }
+    }
+
+    #[test]
+    fn v9_dev_flags_from_the_graph() {
+        let yaml = "lockfileVersion: '9.0'
+importers:
+  .:
+    dependencies:
+      a:
+        specifier: ^1.0.0
+        version: 1.0.0
+    devDependencies:
+      b:
+        specifier: ^1.0.0
+        version: 1.0.0(a@1.0.0)
+      c:
+        specifier: npm:real-c@^2
+        version: real-c@2.0.0
+packages:
+  a@1.0.0:
+    resolution: {integrity: x}
+  b@1.0.0:
+    resolution: {integrity: x}
+  shared@1.0.0:
+    resolution: {integrity: x}
+  d@1.0.0:
+    resolution: {integrity: x}
+  real-c@2.0.0:
+    resolution: {integrity: x}
+snapshots:
+  a@1.0.0:
+    dependencies:
+      shared: 1.0.0
+  b@1.0.0(a@1.0.0):
+    dependencies:
+      shared: 1.0.0
+      d: 1.0.0
+  shared@1.0.0: {}
+  d@1.0.0: {}
+  real-c@2.0.0: {}
+";
+        let path = std::path::Path::new("/x/pnpm-lock.yaml");
+        let mut out = Collected::new(std::sync::Arc::from(path), &PnpmLockfile);
+        PnpmLockfile
+            .collect(
+                &SourceFile {
+                    path,
+                    bytes: yaml.as_bytes(),
+                },
+                &mut out,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, bool)> = out
+            .packages
+            .iter()
+            .map(|p| (p.component.name.as_str().to_string(), p.dev))
+            .collect();
+        let want = [
+            ("a", false),
+            ("b", true),
+            ("shared", false),
+            ("d", true),
+            ("real-c", true),
+        ];
+        assert_eq!(got, want.map(|(n, d)| (n.to_string(), d)));
     }
 }
