@@ -5,7 +5,8 @@
 //!
 //! Names: berry's `resolution: "name@npm:1.0.0"` names the real package; in v1 the first spec
 //! does (`alias@npm:real@^1` names `real`). Berry's workspace root (`…@workspace:.`) and the
-//! `__metadata` block are not packages. Entries without a version are skipped.
+//! `__metadata` block are not packages. Entries without a version are skipped. yarn.lock
+//! records no dev/production split (that lives in package.json), so nothing is flagged dev.
 
 use vigil_core::{EcosystemKind, Evidence};
 
