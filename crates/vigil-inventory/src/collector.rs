@@ -2,9 +2,11 @@
 //!
 //! A collector says which files it claims — file-name [`FilePattern`]s the
 //! [`Registry`](crate::Registry) indexes, refined by a cheap [`Collector::accepts`] test on the
-//! path — and turns one claimed file's bytes into [`FoundPackage`]s. Collectors do no walking
-//! and, except for explicitly related files (a `-r` include, a parent POM), no reading: the
-//! walker reads the file under the collector's size cap and hands over the bytes.
+//! path — and turns one claimed file into [`FoundPackage`]s. Collectors do no walking. For
+//! text formats ([`Input::Bytes`], the default) they do no reading either, except for
+//! explicitly related files (a `-r` include, a parent POM, `go.sum`, `os-release`): the walker
+//! reads the file under the collector's size cap and hands over the bytes. Archive and binary
+//! collectors ([`Input::Path`]) open the file themselves and read only the parts they need.
 
 use std::io::Read;
 use std::path::Path;
