@@ -13,3 +13,4 @@ pub mod npm;
 pub mod nuspec;
 pub mod os_release;
 pub mod python;
+pub mod rpm;
