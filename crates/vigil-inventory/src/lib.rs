@@ -27,7 +27,8 @@
 //! | `composer-installed` | `vendor/composer/installed.json` | INSTALLED |
 //! | `dpkg-installed` | `var/lib/dpkg/status`, `var/lib/dpkg/status.d/*`, `usr/lib/opkg/status` | INSTALLED |
 //! | `apk-installed` | `lib/apk/db/installed` | INSTALLED |
-//! | `rpm-installed` | `rpm/rpmdb.sqlite` (SQLite rpm database; not yet Berkeley DB / NDB) | INSTALLED |
+//! | `rpm-installed` | `rpm/rpmdb.sqlite` (SQLite rpm database) | INSTALLED |
+//! | `rpm-bdb-installed` | `rpm/Packages` (Berkeley DB rpm database, read without libdb) | INSTALLED |
 //! | `gem-installed` | `specifications/*.gemspec` | INSTALLED |
 //! | `dotnet-deps` | `*.deps.json` (`type: package` libraries) | INSTALLED |
 //! | `nuget-installed` | `<id>/<version>/<id>.nuspec` (global packages folder) | INSTALLED |

@@ -64,6 +64,7 @@ impl Registry {
         r.register(Box::new(installed::dpkg::InstalledDpkgPackages));
         r.register(Box::new(installed::apk::InstalledApkPackages));
         r.register(Box::new(installed::rpm::InstalledRpmPackages));
+        r.register(Box::new(installed::rpm_bdb::InstalledRpmBdbPackages));
         r.register(Box::new(installed::gem::InstalledGems));
         r.register(Box::new(installed::dotnet::InstalledDotnetPackages));
         r.register(Box::new(installed::nuspec::InstalledNugetPackages));

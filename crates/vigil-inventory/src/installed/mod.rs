@@ -14,3 +14,4 @@ pub mod nuspec;
 pub mod os_release;
 pub mod python;
 pub mod rpm;
+pub mod rpm_bdb;

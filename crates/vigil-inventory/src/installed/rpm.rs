@@ -1,8 +1,8 @@
 //! RPM-based OS packages from the SQLite rpm database, `var/lib/rpm/rpmdb.sqlite` (RHEL 9+,
 //! Fedora 33+, Rocky/Alma 9, Amazon Linux 2023, recent openSUSE). Each row of `Packages` is an
 //! RPM header blob; its NAME, VERSION, RELEASE and EPOCH tags give the package and its
-//! `[epoch:]version-release`. The older Berkeley DB (`Packages`) and NDB (`Packages.db`)
-//! databases are not read yet.
+//! `[epoch:]version-release`. The older Berkeley DB `Packages` is read by
+//! [`super::rpm_bdb`]; SUSE's NDB (`Packages.db`) is not read yet.
 //!
 //! The database is opened read-only and `immutable` (no locks, no WAL or journal files are
 //! created or replayed: the scan never writes next to what it scans), with `trusted_schema`
@@ -119,7 +119,8 @@ fn percent_encode_path(path: &Path) -> String {
     out
 }
 
-fn rpm_ecosystem(path: &Path) -> Ecosystem {
+/// The RPM distribution (and release) of the root that holds `path`.
+pub fn rpm_ecosystem(path: &Path) -> Ecosystem {
     let release = OsRelease::for_database(path, &["var", "lib", "rpm"])
         .or_else(|| OsRelease::for_database(path, &["usr", "lib", "sysimage", "rpm"]));
     let Some(release) = release else {
