@@ -80,4 +80,4 @@ pub use collector::{Collected, Collector, FilePattern, Input, SourceFile, collec
 pub use error::{CollectError, ScanError, ScanErrorKind};
 pub use found::FoundPackage;
 pub use registry::Registry;
-pub use walker::{ScanOptions, ScanReport, ScanSetupError, ScanStats, scan};
+pub use walker::{ScanOptions, ScanProgress, ScanReport, ScanSetupError, ScanStats, scan};

@@ -31,6 +31,19 @@ use crate::registry::Registry;
 /// memory for the rest of the scan.
 const KEEP_BUFFER_BYTES: usize = 4 << 20;
 
+/// Live counters of a running scan, for a progress display polled from another thread.
+/// Workers publish in batches (every 4,096 entries and when they finish), so reading is cheap
+/// and the counters lag by at most a batch per worker.
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    /// Directories entered so far.
+    pub dirs: AtomicU64,
+    /// Non-directory entries seen so far.
+    pub files: AtomicU64,
+    /// Packages found so far (before de-duplication).
+    pub packages: AtomicU64,
+}
+
 /// How to walk.
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
@@ -49,6 +62,8 @@ pub struct ScanOptions {
     /// installed or declared by the project, and they would add hundreds of phantom
     /// DECLARED packages per application.
     pub declared_in_package_trees: bool,
+    /// Counters to publish progress to while scanning.
+    pub progress: Option<Arc<ScanProgress>>,
 }
 
 /// Counters of one scan.
@@ -163,7 +178,7 @@ fn walk_root(
         builder.overrides(overrides);
     }
     builder.build_parallel().run(|| {
-        let mut worker = Worker::new(registry, sink, options.declared_in_package_trees);
+        let mut worker = Worker::new(registry, sink, options);
         Box::new(move |entry| {
             worker.visit(entry);
             WalkState::Continue
@@ -178,6 +193,9 @@ struct Worker<'a> {
     sink: &'a Sink,
     buf: Vec<u8>,
     declared_in_package_trees: bool,
+    progress: Option<Arc<ScanProgress>>,
+    /// Counts already published to `progress`.
+    published: (u64, u64, u64),
     packages: Vec<FoundPackage>,
     errors: Vec<ScanError>,
     dirs: u64,
@@ -186,12 +204,14 @@ struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(registry: &'a Registry, sink: &'a Sink, declared_in_package_trees: bool) -> Worker<'a> {
+    fn new(registry: &'a Registry, sink: &'a Sink, options: &ScanOptions) -> Worker<'a> {
         Worker {
             registry,
             sink,
             buf: Vec::new(),
-            declared_in_package_trees,
+            declared_in_package_trees: options.declared_in_package_trees,
+            progress: options.progress.clone(),
+            published: (0, 0, 0),
             packages: Vec::new(),
             errors: Vec::new(),
             dirs: 0,
@@ -201,6 +221,9 @@ impl<'a> Worker<'a> {
     }
 
     fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) {
+        if self.progress.is_some() && (self.dirs + self.files) % 4096 == 0 {
+            self.publish();
+        }
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
@@ -266,8 +289,29 @@ impl<'a> Worker<'a> {
     }
 }
 
+impl Worker<'_> {
+    /// Adds what this worker counted since the last call to the shared progress counters.
+    fn publish(&mut self) {
+        let Some(progress) = &self.progress else {
+            return;
+        };
+        let now = (self.dirs, self.files, self.packages.len() as u64);
+        progress
+            .dirs
+            .fetch_add(now.0 - self.published.0, Ordering::Relaxed);
+        progress
+            .files
+            .fetch_add(now.1 - self.published.1, Ordering::Relaxed);
+        progress
+            .packages
+            .fetch_add(now.2.saturating_sub(self.published.2), Ordering::Relaxed);
+        self.published = now;
+    }
+}
+
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
+        self.publish();
         self.sink.dirs.fetch_add(self.dirs, Ordering::Relaxed);
         self.sink.files.fetch_add(self.files, Ordering::Relaxed);
         self.sink.claimed.fetch_add(self.claimed, Ordering::Relaxed);

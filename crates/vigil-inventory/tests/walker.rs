@@ -406,3 +406,26 @@ fn a_symlinked_root_is_entered_and_a_file_root_is_collected() {
         set(&[("b", "2.0.0", "package-lock.json")])
     );
 }
+
+#[test]
+fn progress_counters_reach_the_totals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for i in 0..50 {
+        write(
+            root,
+            format!("node_modules/p{i}/package.json"),
+            &pkg(&format!("p{i}"), "1.0.0"),
+        );
+    }
+    let progress = std::sync::Arc::new(vigil_inventory::walker::ScanProgress::default());
+    let options = ScanOptions {
+        progress: Some(progress.clone()),
+        ..ScanOptions::default()
+    };
+    let report = run(root, &options);
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(progress.files.load(Relaxed), report.stats.files);
+    assert_eq!(progress.dirs.load(Relaxed), report.stats.dirs);
+    assert_eq!(progress.packages.load(Relaxed), 50);
+}
