@@ -221,7 +221,7 @@ impl<'a> Worker<'a> {
     }
 
     fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) {
-        if self.progress.is_some() && (self.dirs + self.files) % 4096 == 0 {
+        if self.progress.is_some() && (self.dirs + self.files).is_multiple_of(4096) {
             self.publish();
         }
         let entry = match entry {
