@@ -119,6 +119,9 @@ pub fn scan(
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     let mut errors = sink.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.extend(crate::installed::npm::flag_dev_from_hidden_lockfiles(
+        &mut packages,
+    ));
     dedup_packages(&mut packages);
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ScanReport {

@@ -429,3 +429,42 @@ fn progress_counters_reach_the_totals() {
     assert_eq!(progress.dirs.load(Relaxed), report.stats.dirs);
     assert_eq!(progress.packages.load(Relaxed), 50);
 }
+
+#[test]
+fn installed_npm_packages_are_flagged_dev_from_the_hidden_lockfile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "node_modules/a/package.json", &pkg("a", "1.0.0"));
+    write(root, "node_modules/b/package.json", &pkg("b", "1.0.0"));
+    write(
+        root,
+        "node_modules/b/node_modules/c/package.json",
+        &pkg("c", "1.0.0"),
+    );
+    write(
+        root,
+        "node_modules/.package-lock.json",
+        r#"{"lockfileVersion":3,"packages":{
+            "node_modules/a":{"version":"1.0.0"},
+            "node_modules/b":{"version":"1.0.0","dev":true},
+            "node_modules/b/node_modules/c":{"version":"1.0.0","dev":true}}}"#,
+    );
+    // A second project without a hidden lockfile: nothing flagged, no error.
+    write(
+        root,
+        "other/node_modules/d/package.json",
+        &pkg("d", "1.0.0"),
+    );
+    let report = run(root, &ScanOptions::default());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let dev: BTreeSet<(String, bool)> = report
+        .packages
+        .iter()
+        .map(|p| (p.component.name.as_str().to_string(), p.dev))
+        .collect();
+    let want: BTreeSet<(String, bool)> = [("a", false), ("b", true), ("c", true), ("d", false)]
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    assert_eq!(dev, want);
+}

@@ -97,6 +97,24 @@ impl Collector for NpmLockfile {
     }
 }
 
+/// The install paths (`node_modules/a/node_modules/b`) a v2/v3 lockfile marks `dev: true`.
+/// Used with npm's hidden lockfile to flag installed packages; see
+/// [`crate::installed::npm::flag_dev_from_hidden_lockfiles`].
+pub fn dev_install_paths(bytes: &[u8]) -> Result<std::collections::HashSet<String>, CollectError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let lock: Lock =
+        serde_json::from_slice(bytes).map_err(|e| CollectError::json(".package-lock.json", &e))?;
+    Ok(lock
+        .packages
+        .map(|p| {
+            p.0.into_iter()
+                .filter(|(_, pkg)| pkg.dev.0)
+                .map(|(path, _)| path)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// v1 trees nest one level per `node_modules`; real ones stay far below this depth.
 const MAX_V1_DEPTH: usize = 256;
 
