@@ -52,8 +52,10 @@
 //!
 //! - **Slots, not every `package.json`.** Inside `node_modules` only package slots are
 //!   packages; markers, fixtures and templates elsewhere are never read.
-//! - **`node_modules/.package-lock.json` is not read**: it restates what the installed
-//!   `package.json` files say, and they are the ground truth (see [`lockfile::package_lock`]).
+//! - **`node_modules/.package-lock.json` is not an inventory source**: it restates what the
+//!   installed `package.json` files say, and they are the ground truth (see
+//!   [`lockfile::package_lock`]). It is read only to flag installed packages dev-only
+//!   ([`installed::npm::flag_dev_from_hidden_lockfiles`]).
 //! - **Lockfiles inside installed trees are skipped** (`node_modules/x/yarn.lock` is x's own
 //!   development lockfile); [`ScanOptions::declared_in_package_trees`] turns them back on.
 //! - **Same component at the same path appears once**; dev-only is kept only when every

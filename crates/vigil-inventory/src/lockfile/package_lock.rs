@@ -12,7 +12,8 @@
 //! what is installed in that same `node_modules`, where the installed-package collector already
 //! reads each `package.json` — the files themselves, which a worm or a manual edit changes
 //! without touching the hidden lockfile. Reading both would report every package twice under
-//! two evidences.
+//! two evidences. It is read for one thing only: the `dev` flags it records, which
+//! `installed::npm::flag_dev_from_hidden_lockfiles` copies onto the installed packages.
 
 use serde::Deserialize;
 use vigil_core::{EcosystemKind, Evidence};
