@@ -52,10 +52,16 @@
 //!
 //! - **Slots, not every `package.json`.** Inside `node_modules` only package slots are
 //!   packages; markers, fixtures and templates elsewhere are never read.
-//! - **`node_modules/.package-lock.json` is not read**: it restates what the installed
-//!   `package.json` files say, and they are the ground truth (see [`lockfile::package_lock`]).
-//! - **Lockfiles inside installed trees are skipped** (`node_modules/x/yarn.lock` is x's own
-//!   development lockfile); [`ScanOptions::declared_in_package_trees`] turns them back on.
+//! - **`node_modules/.package-lock.json` is not an inventory source**: it restates what the
+//!   installed `package.json` files say, and they are the ground truth (see
+//!   [`lockfile::package_lock`]). It is read only to flag installed packages dev-only
+//!   ([`installed::npm::flag_dev_from_hidden_lockfiles`]).
+//! - **Lockfiles inside installed trees and caches are skipped** (`node_modules/x/yarn.lock`
+//!   is x's own development lockfile; likewise `vendor/`, `.cargo/registry`, Go's `pkg/mod`);
+//!   [`ScanOptions::declared_in_package_trees`] turns them back on.
+//! - **Kernel pseudo-filesystems are not walked** (procfs, sysfs, cgroup…, recognized by
+//!   filesystem type), so `vigil scan /` or a host root at `/host` does not crawl `/proc`;
+//!   [`ScanOptions::include_pseudo_filesystems`] turns that off.
 //! - **Same component at the same path appears once**; dev-only is kept only when every
 //!   occurrence is dev-only ([`found::dedup_packages`]).
 //! - **Versions as the file states them.** A manifest constraint (`>=1.0`, a Maven range)

@@ -56,14 +56,19 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Do not descend deeper than this many levels below a root.
     pub max_depth: Option<usize>,
-    /// Also read lockfiles and manifests that sit inside installed package trees
-    /// (`node_modules`, `site-packages`, `dist-packages`). Off by default: those are files a
+    /// Also read lockfiles and manifests that sit inside installed or cached package trees
+    /// (`node_modules`, `site-packages`, `dist-packages`, `vendor`, `.cargo/registry`, Go's
+    /// `pkg/mod`). Off by default: those are files a
     /// package published (its own development lockfile), not a description of anything
     /// installed or declared by the project, and they would add hundreds of phantom
     /// DECLARED packages per application.
     pub declared_in_package_trees: bool,
     /// Counters to publish progress to while scanning.
     pub progress: Option<Arc<ScanProgress>>,
+    /// Also walk kernel pseudo-filesystems (procfs, sysfs and friends). Off by default: a
+    /// scan of `/` (or of a host root mounted at `/host`) would otherwise crawl `/proc` — every
+    /// process's view of the filesystem — and `/sys`, which hold no packages.
+    pub include_pseudo_filesystems: bool,
 }
 
 /// Counters of one scan.
@@ -119,6 +124,9 @@ pub fn scan(
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     let mut errors = sink.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.extend(crate::installed::npm::flag_dev_from_hidden_lockfiles(
+        &mut packages,
+    ));
     dedup_packages(&mut packages);
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ScanReport {
@@ -161,6 +169,11 @@ fn walk_root(
         .follow_links(options.follow_symlinks)
         .max_depth(options.max_depth)
         .threads(options.threads);
+    if !options.include_pseudo_filesystems {
+        builder.filter_entry(|entry| {
+            !(entry.file_type().is_some_and(|t| t.is_dir()) && is_pseudo_filesystem(entry.path()))
+        });
+    }
     if !options.excludes.is_empty() {
         let mut overrides = ignore::overrides::OverrideBuilder::new(root);
         for pattern in &options.excludes {
@@ -326,13 +339,54 @@ impl Drop for Worker<'_> {
     }
 }
 
-/// True when a directory above the file is an installed package tree.
-fn is_in_package_tree(path: &Path) -> bool {
-    path.parent().is_some_and(|dir| {
-        dir.components().any(|c| {
-            let c = c.as_os_str();
-            c == "node_modules" || c == "site-packages" || c == "dist-packages"
+/// True for the mount point of a kernel pseudo-filesystem. Only directories named like their
+/// usual mount points (`proc`, `sys`, `kernel`, `debug`, `tracing`, `cgroup`, `security`) pay
+/// for the `statfs` call, so the check costs nothing on ordinary trees.
+pub fn is_pseudo_filesystem(dir: &Path) -> bool {
+    const PSEUDO: [i64; 8] = [
+        0x9fa0,      // procfs
+        0x6265_6572, // sysfs
+        0x0027_e0eb, // cgroup
+        0x6367_7270, // cgroup2
+        0x6462_6720, // debugfs
+        0x7472_6163, // tracefs
+        0x7363_6673, // securityfs
+        0xcafe_4a11, // bpf
+    ];
+    let named = dir.file_name().is_some_and(|n| {
+        [
+            "proc", "sys", "kernel", "debug", "tracing", "cgroup", "security", "bpf",
+        ]
+        .iter()
+        .any(|p| n == *p)
+    });
+    named
+        && rustix::fs::statfs(dir).is_ok_and(|fs| {
+            #[allow(clippy::unnecessary_cast)] // f_type's width differs across targets
+            let kind = fs.f_type as i64;
+            PSEUDO.contains(&kind)
         })
+}
+
+/// True when a directory above the file is an installed or cached package tree:
+/// `node_modules`, `site-packages`, `dist-packages`, `vendor`, Cargo's `.cargo/registry` and
+/// `.cargo/git` sources, and Go's module cache `pkg/mod`. Lockfiles and manifests there were
+/// published by the packages themselves.
+fn is_in_package_tree(path: &Path) -> bool {
+    let Some(dir) = path.parent() else {
+        return false;
+    };
+    let mut previous: Option<&OsStr> = None;
+    dir.components().any(|c| {
+        let c = c.as_os_str();
+        let hit = c == "node_modules"
+            || c == "site-packages"
+            || c == "dist-packages"
+            || c == "vendor"
+            || (previous.is_some_and(|p| p == ".cargo") && (c == "registry" || c == "git"))
+            || (previous.is_some_and(|p| p == "pkg") && c == "mod");
+        previous = Some(c);
+        hit
     })
 }
 

@@ -363,6 +363,22 @@ fn lockfiles_inside_package_trees_are_skipped_unless_asked() {
     write(root, "package-lock.json", lock);
     write(root, "node_modules/dep/package-lock.json", lock);
     write(root, "node_modules/dep/package.json", &pkg("dep", "2.0.0"));
+    let cargo_lock = "[[package]]\nname = \"x\"\nversion = \"1.0.0\"\n";
+    write(
+        root,
+        "home/.cargo/registry/src/index/serde-1.0.0/Cargo.lock",
+        cargo_lock,
+    );
+    write(
+        root,
+        "go/pkg/mod/github.com/a/b@v1.0.0/go.mod",
+        "module github.com/a/b\n\ngo 1.21\n",
+    );
+    write(
+        root,
+        "php/vendor/monolog/monolog/composer.lock",
+        r#"{"packages":[{"name":"x/y","version":"1.0.0"}]}"#,
+    );
     let report = run(root, &ScanOptions::default());
     let paths: BTreeSet<_> = found(&report, root)
         .into_iter()
@@ -384,7 +400,9 @@ fn lockfiles_inside_package_trees_are_skipped_unless_asked() {
         declared_in_package_trees: true,
         ..ScanOptions::default()
     };
-    assert_eq!(run(root, &all).packages.len(), 3);
+    // + the nested package-lock's `a`, the registry crate's lockfile, the cached module's
+    // stdlib pseudo-package, the vendored package's lockfile.
+    assert_eq!(run(root, &all).packages.len(), 6);
 }
 
 #[test]
@@ -428,4 +446,61 @@ fn progress_counters_reach_the_totals() {
     assert_eq!(progress.files.load(Relaxed), report.stats.files);
     assert_eq!(progress.dirs.load(Relaxed), report.stats.dirs);
     assert_eq!(progress.packages.load(Relaxed), 50);
+}
+
+#[test]
+fn installed_npm_packages_are_flagged_dev_from_the_hidden_lockfile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "node_modules/a/package.json", &pkg("a", "1.0.0"));
+    write(root, "node_modules/b/package.json", &pkg("b", "1.0.0"));
+    write(
+        root,
+        "node_modules/b/node_modules/c/package.json",
+        &pkg("c", "1.0.0"),
+    );
+    write(
+        root,
+        "node_modules/.package-lock.json",
+        r#"{"lockfileVersion":3,"packages":{
+            "node_modules/a":{"version":"1.0.0"},
+            "node_modules/b":{"version":"1.0.0","dev":true},
+            "node_modules/b/node_modules/c":{"version":"1.0.0","dev":true}}}"#,
+    );
+    // A second project without a hidden lockfile: nothing flagged, no error.
+    write(
+        root,
+        "other/node_modules/d/package.json",
+        &pkg("d", "1.0.0"),
+    );
+    let report = run(root, &ScanOptions::default());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let dev: BTreeSet<(String, bool)> = report
+        .packages
+        .iter()
+        .map(|p| (p.component.name.as_str().to_string(), p.dev))
+        .collect();
+    let want: BTreeSet<(String, bool)> = [("a", false), ("b", true), ("c", true), ("d", false)]
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    assert_eq!(dev, want);
+}
+
+#[test]
+fn pseudo_filesystems_are_recognized_by_type_not_name() {
+    use vigil_inventory::walker::is_pseudo_filesystem;
+    if Path::new("/proc/self").exists() {
+        assert!(is_pseudo_filesystem(Path::new("/proc")));
+    } else {
+        println!("SKIPPED (/proc part): no procfs here");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "proc/node_modules/a/package.json",
+        &pkg("a", "1.0.0"),
+    );
+    assert!(!is_pseudo_filesystem(&dir.path().join("proc")));
+    assert_eq!(run(dir.path(), &ScanOptions::default()).packages.len(), 1);
 }

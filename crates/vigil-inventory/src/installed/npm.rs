@@ -14,6 +14,9 @@
 //! duplicate key takes its last value, as `JSON.parse` does. A manifest without a usable name
 //! or version, a template placeholder (`<%= name %>`, `{{name}}`), a VS Code extension
 //! (`engines.vscode` or `contributes`) or a Unity package (`unity`) yields nothing.
+//!
+//! Installed packages carry no dev/production marker themselves; after a scan,
+//! [`flag_dev_from_hidden_lockfiles`] flags those that npm's hidden lockfile records as dev.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -22,8 +25,10 @@ use std::path::{Component as PathPart, Path};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use vigil_core::{EcosystemKind, Evidence};
 
-use crate::collector::{Collected, Collector, FilePattern, SourceFile};
-use crate::error::CollectError;
+use crate::collector::{Collected, Collector, FilePattern, SourceFile, read_capped};
+use crate::error::{CollectError, ScanError};
+use crate::found::FoundPackage;
+use crate::lockfile::package_lock::dev_install_paths;
 
 /// `package.json` over this size is refused (real ones are kilobytes).
 pub const PACKAGE_JSON_LIMIT: u64 = 16 << 20;
@@ -60,6 +65,62 @@ impl Collector for InstalledNpmPackages {
         }
         Ok(())
     }
+}
+
+/// The hidden lockfile is read only to flag dev-only packages; it is not an inventory source.
+const HIDDEN_LOCKFILE_LIMIT: u64 = 256 << 20;
+
+/// Flags installed npm packages as dev-only where npm's hidden lockfile
+/// (`<project>/node_modules/.package-lock.json`, written by npm 7+ on every install) marks
+/// their install path `dev: true`. The package list itself always comes from the
+/// `package.json` files; the hidden lockfile only annotates. One read per project root that
+/// has installed packages; a missing or unreadable hidden lockfile changes nothing (errors are
+/// returned for the report, except a missing file).
+pub fn flag_dev_from_hidden_lockfiles(packages: &mut [FoundPackage]) -> Vec<ScanError> {
+    use std::collections::{HashMap, HashSet};
+    use std::path::PathBuf;
+
+    // (project root, install path) for each installed npm package, e.g.
+    // (/app, node_modules/a/node_modules/b).
+    fn split(path: &Path) -> Option<(PathBuf, String)> {
+        let dir = path.parent()?;
+        let parts: Vec<_> = dir.components().collect();
+        let first = parts.iter().position(|c| c.as_os_str() == "node_modules")?;
+        let root: PathBuf = parts.get(..first)?.iter().collect();
+        let rest: PathBuf = parts.get(first..)?.iter().collect();
+        Some((root, rest.to_str()?.to_string()))
+    }
+    let mut errors = Vec::new();
+    let mut by_root: HashMap<PathBuf, Option<HashSet<String>>> = HashMap::new();
+    for package in packages
+        .iter_mut()
+        .filter(|p| p.collector == "npm-installed")
+    {
+        let Some((root, install_path)) = split(&package.path) else {
+            continue;
+        };
+        let dev_paths = by_root.entry(root).or_insert_with_key(|root| {
+            let lockfile = root.join("node_modules/.package-lock.json");
+            let mut buf = Vec::new();
+            match read_capped(&lockfile, HIDDEN_LOCKFILE_LIMIT, &mut buf)
+                .and_then(|()| dev_install_paths(&buf))
+            {
+                Ok(paths) => Some(paths),
+                Err(CollectError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(err) => {
+                    errors.push(ScanError::collect(lockfile, "npm-installed", err));
+                    None
+                }
+            }
+        });
+        if dev_paths
+            .as_ref()
+            .is_some_and(|d| d.contains(&install_path))
+        {
+            package.dev = true;
+        }
+    }
+    errors
 }
 
 /// True for `…/node_modules/<name>/package.json` and `…/node_modules/@scope/<name>/package.json`,

@@ -12,7 +12,8 @@
 //! what is installed in that same `node_modules`, where the installed-package collector already
 //! reads each `package.json` — the files themselves, which a worm or a manual edit changes
 //! without touching the hidden lockfile. Reading both would report every package twice under
-//! two evidences.
+//! two evidences. It is read for one thing only: the `dev` flags it records, which
+//! `installed::npm::flag_dev_from_hidden_lockfiles` copies onto the installed packages.
 
 use serde::Deserialize;
 use vigil_core::{EcosystemKind, Evidence};
@@ -95,6 +96,24 @@ impl Collector for NpmLockfile {
         }
         Ok(())
     }
+}
+
+/// The install paths (`node_modules/a/node_modules/b`) a v2/v3 lockfile marks `dev: true`.
+/// Used with npm's hidden lockfile to flag installed packages; see
+/// [`crate::installed::npm::flag_dev_from_hidden_lockfiles`].
+pub fn dev_install_paths(bytes: &[u8]) -> Result<std::collections::HashSet<String>, CollectError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let lock: Lock =
+        serde_json::from_slice(bytes).map_err(|e| CollectError::json(".package-lock.json", &e))?;
+    Ok(lock
+        .packages
+        .map(|p| {
+            p.0.into_iter()
+                .filter(|(_, pkg)| pkg.dev.0)
+                .map(|(path, _)| path)
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// v1 trees nest one level per `node_modules`; real ones stay far below this depth.
