@@ -75,10 +75,7 @@ pub fn load_intel(
         let kind = vigil_intel::import::detect_kind(path, options.kind)?;
         let imported = vigil_intel::import::read_source(path, kind, options)?;
         for skipped in &imported.skipped {
-            warnings.push(format!(
-                "{}: skipped: {}",
-                skipped.location, skipped.reason
-            ));
+            warnings.push(format!("{}: skipped: {}", skipped.location, skipped.reason));
         }
         let source = vigil_intel::store::source_name(path);
         builder.extend(imported.records.iter().map(|r| {
@@ -245,9 +242,7 @@ pub fn build_report(
 fn error_position(error: &vigil_inventory::ScanError) -> (Option<u64>, Option<String>) {
     use vigil_inventory::{CollectError, ScanErrorKind};
     match &error.kind {
-        ScanErrorKind::Collect(CollectError::Syntax { line, .. }) => {
-            (line.map(|l| l as u64), None)
-        }
+        ScanErrorKind::Collect(CollectError::Syntax { line, .. }) => (line.map(|l| l as u64), None),
         ScanErrorKind::Collect(CollectError::Field { field, line, .. }) => {
             (line.map(|l| l as u64), Some(field.clone()))
         }
@@ -266,13 +261,15 @@ fn component_instances(packages: &[FoundPackage]) -> Vec<ComponentInstance> {
     }
     grouped
         .into_iter()
-        .map(|((component, evidence, dev), locations)| ComponentInstance {
-            component: ComponentRef::new(component),
-            evidence,
-            locations: locations.into_iter().collect(),
-            dev,
-            processes: Vec::new(),
-        })
+        .map(
+            |((component, evidence, dev), locations)| ComponentInstance {
+                component: ComponentRef::new(component),
+                evidence,
+                locations: locations.into_iter().collect(),
+                dev,
+                processes: Vec::new(),
+            },
+        )
         .collect()
 }
 

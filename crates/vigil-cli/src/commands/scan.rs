@@ -73,8 +73,7 @@ pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
         now: started,
         ..ImportOptions::default()
     };
-    let intel = match vigil_scan::load_intel(Some(&args.data_dir), &args.intel, &import_options)
-    {
+    let intel = match vigil_scan::load_intel(Some(&args.data_dir), &args.intel, &import_options) {
         Ok(intel) => intel,
         Err(err) => return input_error(&err),
     };
@@ -114,8 +113,8 @@ pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
     };
     match &args.output {
         Some(path) => {
-            let file = File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
             let mut out = BufWriter::new(file);
             vigil_report::render(&report, format, &table, &mut out)?;
             out.flush()
