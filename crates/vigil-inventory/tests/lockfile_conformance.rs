@@ -4,7 +4,7 @@
 //! `UNLISTED` below. Prints a per-fixture table (`-- --nocapture`).
 //!
 //! The shared directory comes from `VIGIL_SHARED_DIR` (default `../../../shared` from this
-//! crate). When it is absent the test prints `SKIPPED` and passes — unless `CI` is set.
+//! crate). When it is absent the test prints `SKIPPED` and passes (`VIGIL_REQUIRE_SHARED=1` makes that a failure).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -229,23 +229,7 @@ const UNLISTED: &[(&str, &str, Outcome, &str)] = &[
 ];
 
 fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let lockfiles = dir.join("conformance/lockfiles");
-    if lockfiles.is_dir() {
-        return Some(lockfiles);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "conformance data missing at {} (set VIGIL_SHARED_DIR)",
-        lockfiles.display()
-    );
-    println!(
-        "SKIPPED: no conformance data at {} (set VIGIL_SHARED_DIR)",
-        lockfiles.display()
-    );
-    None
+    vigil_testkit::shared_path("conformance/lockfiles", "lockfile conformance")
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
