@@ -27,6 +27,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Inventory paths and match them against threat intelligence (one-shot, offline).
+    Scan(commands::scan::ScanArgs),
     /// Threat intelligence: import, sync, status, show.
     Intel(commands::intel::IntelArgs),
     /// Version orderings of every ecosystem.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Scan(args) => commands::scan::run(args, cli.quiet),
         Command::Intel(args) => commands::intel::run(args),
         Command::Version { command } => commands::version::run(command),
     };

@@ -121,6 +121,30 @@ pub struct Advisory {
 }
 
 impl Advisory {
+    /// Risk on a 0–10 scale, the figure findings carry (PRODUCT.md §3): a MALICIOUS advisory
+    /// is always 10 — the package is the attack, whatever its CVSS says; a vulnerability takes
+    /// its CVSS base score, else the midpoint of its qualitative rating, else 5.0 (unknown
+    /// severity is neither ignored nor alarmed about).
+    pub fn risk_score(&self) -> f64 {
+        if self.kind == AdvisoryKind::Malicious {
+            return 10.0;
+        }
+        let Some(severity) = &self.severity else {
+            return 5.0;
+        };
+        if let Some(score) = severity.score {
+            return score.clamp(0.0, 10.0);
+        }
+        match severity.rating {
+            Some(crate::cvss::Rating::Critical) => 9.5,
+            Some(crate::cvss::Rating::High) => 8.0,
+            Some(crate::cvss::Rating::Medium) => 5.5,
+            Some(crate::cvss::Rating::Low) => 2.0,
+            Some(crate::cvss::Rating::None) => 0.0,
+            None => 5.0,
+        }
+    }
+
     /// Classifies `record` and extracts its affected sets.
     pub fn from_record(record: &OsvRecord, origin: RecordOrigin) -> Advisory {
         let Classification {

@@ -2,7 +2,7 @@
 //! ossf/malicious-packages snapshot and the 2025 incident list.
 //!
 //! Found through `VIGIL_SHARED_DIR` (default: `shared/` beside the checkout). When it is absent
-//! the tests print SKIPPED and pass, unless `CI` is set, where missing data is a failure.
+//! the tests print SKIPPED and pass (`VIGIL_REQUIRE_SHARED=1` makes that a failure).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,21 +14,11 @@ use vigil_intel::store::IntelStore;
 use vigil_intel::{AdvisoryIndex, ImportOptions, baseline};
 
 fn shared_intel() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("intel");
-    if dir.join("malicious-packages-osv.zip").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("shared intel data missing at {} (CI is set)", dir.display());
-    }
-    eprintln!(
-        "SKIPPED: shared intel data not found at {} (set VIGIL_SHARED_DIR)",
-        dir.display()
-    );
-    None
+    vigil_testkit::shared_path(
+        "intel/malicious-packages-osv.zip",
+        "shared intel acceptance",
+    )
+    .map(|_| vigil_testkit::shared_dir().join("intel"))
 }
 
 /// The zip imported once into a temporary data dir, shared by the tests of this file.

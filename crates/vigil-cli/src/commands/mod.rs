@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub mod intel;
+pub mod scan;
 pub mod version;

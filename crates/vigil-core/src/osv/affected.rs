@@ -259,6 +259,42 @@ impl AffectedMatch {
         self.listed.is_some() || self.matching_range().is_some()
     }
 
+    /// The reason in one line, for reports: `version 4.4.2 is listed` or
+    /// `version 4.1.1 is in SEMVER range introduced 4.1.1, last_affected 4.1.2`; `None` when
+    /// not affected.
+    pub fn summary(&self) -> Option<String> {
+        if let Some(listed) = &self.listed {
+            return Some(if listed.exact {
+                format!("version {} is listed", self.version)
+            } else {
+                format!("version {} is listed as {}", self.version, listed.entry)
+            });
+        }
+        let range = self.matching_range()?;
+        let RangeOutcome::Inside { introduced, until } = &range.outcome else {
+            return None;
+        };
+        let from = if introduced == "0" {
+            "every version".to_owned()
+        } else {
+            format!("introduced {introduced}")
+        };
+        Some(match until {
+            Some(event) => format!(
+                "version {} is in {} range {from}, {} {}",
+                self.version,
+                range.kind.as_str(),
+                event.key(),
+                event.version()
+            ),
+            None => format!(
+                "version {} is in {} range {from}, not fixed",
+                self.version,
+                range.kind.as_str()
+            ),
+        })
+    }
+
     /// The first range the version is inside.
     pub fn matching_range(&self) -> Option<&RangeEvaluation> {
         self.ranges
