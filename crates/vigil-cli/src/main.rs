@@ -31,6 +31,16 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Threat intelligence: import, sync, status, show.
     Intel(commands::intel::IntelArgs),
+    /// Server and local agent in one process, on the embedded store: the main job.
+    Up(commands::serve::ServeArgs),
+    /// The server alone (API, detection, workflows).
+    Serve(commands::serve::ServeArgs),
+    /// Run a query on a data directory or a server.
+    Query(commands::query::QueryArgs),
+    /// Finding lifecycle: list, ack, resolve, mute.
+    Findings(commands::findings::FindingsArgs),
+    /// API tokens.
+    Token(commands::token::TokenArgs),
     /// Version orderings of every ecosystem.
     Version {
         #[command(subcommand)]
@@ -65,6 +75,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(args, cli.quiet),
         Command::Intel(args) => commands::intel::run(args),
+        Command::Up(args) => commands::serve::run(args, true, cli.quiet),
+        Command::Serve(args) => commands::serve::run(args, false, cli.quiet),
+        Command::Query(args) => commands::query::run(args),
+        Command::Findings(args) => commands::findings::run(args),
+        Command::Token(args) => commands::token::run(args),
         Command::Version { command } => commands::version::run(command),
     };
     match result {
