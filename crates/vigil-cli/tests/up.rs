@@ -361,7 +361,7 @@ fn agent_packages(agent: usize, sequence: u64) -> Vec<(&'static str, &'static st
     ];
     POOL.iter()
         .enumerate()
-        .filter(|(i, _)| (sequence as usize + agent + i) % 3 != 0)
+        .filter(|(i, _)| !(sequence as usize + agent + i).is_multiple_of(3))
         .map(|(_, p)| *p)
         .collect()
 }
