@@ -7,7 +7,8 @@
 //!
 //! - the HTTP API ([`crate::api`]);
 //! - the workflow dispatcher over the store outbox, woken whenever detection enqueues;
-//! - the auto-resolve sweeper (every quarter grace period, between 200 ms and 30 s);
+//! - the auto-resolve sweeper (every quarter grace period, between 200 ms and 30 s), which
+//!   also prunes the ingest log's (host, sequence) entries older than [`DEDUP_WINDOW`] hourly;
 //! - the intel watcher (the data directory's catalog, once a second: `vigil intel import`
 //!   from another process takes effect without a restart);
 //! - for `vigil up`, the local agent ([`crate::agent`]).
@@ -33,6 +34,12 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::outbox::StoreOutbox;
 use crate::query::StoreQueryRunner;
+
+/// How long a (host, sequence) is remembered for deduplication: longer than any agent holds a
+/// snapshot in its spool. Each host's latest entry is always kept.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the ingest log is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why the service did not start.
 #[derive(Debug, thiserror::Error)]
@@ -308,10 +315,21 @@ pub async fn start(options: Options) -> Result<Service, StartError> {
         let every =
             (detection.grace_period / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
         tasks.push(tokio::spawn(async move {
+            let mut pruned = Instant::now();
             loop {
                 tokio::select! {
                     _ = rx.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(every) => {}
+                }
+                if pruned.elapsed() >= PRUNE_EVERY {
+                    pruned = Instant::now();
+                    let store = Arc::clone(detector.store());
+                    let cutoff = Timestamp::now().saturating_sub(DEDUP_WINDOW);
+                    if let Ok(Err(e)) =
+                        tokio::task::spawn_blocking(move || store.prune_ingest_log(cutoff)).await
+                    {
+                        log(format!("pruning the ingest log: {e}"));
+                    }
                 }
                 let d = Arc::clone(&detector);
                 match tokio::task::spawn_blocking(move || d.auto_resolve(Timestamp::now())).await {
