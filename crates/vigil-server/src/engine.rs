@@ -36,8 +36,8 @@ use vigil_core::Evidence;
 use vigil_intel::cvss::Rating;
 use vigil_intel::{AdvisoryIndex, AdvisoryKind, MatchGroup};
 use vigil_store::{
-    ComponentId, Entity, FindingInput, FindingStatus, InstanceRecord, PackageKey, Snapshot, Store,
-    StoreError, Timestamp, WriteTx,
+    ComponentId, Entity, FindingFilter, FindingInput, FindingRecord, FindingStatus, InstanceRecord,
+    PackageKey, Snapshot, Store, StoreError, Timestamp, WriteTx,
 };
 use vigil_workflow::WorkflowSet;
 
@@ -495,9 +495,87 @@ impl Detector {
         }
         let mut report = self.rematch(&change.keys, now)?;
         report.changed_advisories = change.changed.len();
+        let retired = self.retire(&change.changed, now)?;
+        report.findings.add(&retired);
         self.store
             .put_blob(FINGERPRINT_BLOB, intel::fingerprint(&index).as_bytes(), now)?;
         Ok(report)
+    }
+
+    /// Resolves the open (`NEW`, `ACKNOWLEDGED`) findings filed under changed advisories that
+    /// no longer apply to their component: the advisory was withdrawn, removed, or its ranges
+    /// no longer cover the version.
+    fn retire(&self, ids: &[String], now: Timestamp) -> Result<FindingChanges, StoreError> {
+        let index = self.intel.index();
+        let mut changes = FindingChanges::default();
+        let open_under = |advisory_id: Option<String>| {
+            self.store.list_findings(&FindingFilter {
+                statuses: vec![FindingStatus::New, FindingStatus::Acknowledged],
+                advisory_id,
+                limit: 10_000_000,
+                ..FindingFilter::default()
+            })
+        };
+        // Few ids (an import): one indexed lookup each. Many (a sync, the first mirror): one
+        // pass over the open findings.
+        let open: Vec<FindingRecord> = if ids.len() <= 64 {
+            let mut all = Vec::new();
+            for id in ids {
+                all.extend(open_under(Some(id.clone()))?);
+            }
+            all
+        } else {
+            let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            open_under(None)?
+                .into_iter()
+                .filter(|f| wanted.contains(f.advisory_id.as_str()))
+                .collect()
+        };
+        for finding in open {
+            let c = &finding.component;
+            let applies = index
+                .lookup(&c.ecosystem, c.name.as_str(), &c.version)
+                .iter()
+                .any(|m| {
+                    m.advisory.id == finding.advisory_id || finding.aliases.contains(&m.advisory.id)
+                });
+            if applies {
+                continue;
+            }
+            let description = describe_from_store(&self.store, &finding)?;
+            let enqueued = self.store.write(|tx| {
+                let still_open = tx.finding(finding.id)?.is_some_and(|f| {
+                    matches!(f.status, FindingStatus::New | FindingStatus::Acknowledged)
+                });
+                if !still_open {
+                    return Ok(None);
+                }
+                let Some(change) =
+                    tx.set_finding_status(finding.id, FindingStatus::Resolved, None, now)?
+                else {
+                    return Ok(None);
+                };
+                let emitted = emit(
+                    tx,
+                    &self.workflows,
+                    &change.finding,
+                    &description,
+                    STATUS_CHANGED,
+                    &Transition {
+                        previous: Some(change.previous),
+                        reason: Some("the advisory was withdrawn or no longer covers this version"),
+                    },
+                    now,
+                )?;
+                Ok(Some(emitted.enqueued))
+            })?;
+            if let Some(enqueued) = enqueued {
+                changes.resolved += 1;
+                changes.events += 1;
+                changes.enqueued += enqueued;
+            }
+        }
+        Ok(changes)
     }
 
     /// Puts a freshly loaded index in use and detects on what it changed.
@@ -548,6 +626,8 @@ impl Detector {
         let keys: Vec<PackageKey> = keys.into_iter().collect();
         let mut report = self.rematch(&keys, now)?;
         report.changed_advisories = changed.len();
+        let retired = self.retire(&changed, now)?;
+        report.findings.add(&retired);
         self.store
             .put_blob(FINGERPRINT_BLOB, fingerprint.as_bytes(), now)?;
         drop(_one_at_a_time);

@@ -471,3 +471,63 @@ fn intel_mirror_sync_is_idempotent_and_catches_offline_changes() {
     assert_eq!(report.changed_advisories, 1);
     assert_eq!(report.findings.created, 1);
 }
+
+#[test]
+fn withdrawn_or_narrowed_advisories_resolve_their_findings() {
+    let record = |withdrawn: Option<&str>, versions: &[&str]| {
+        let mut r = json!({
+            "id": "MAL-2099-7", "modified": "2025-10-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "npm", "name": "evil"}, "versions": versions}]
+        });
+        if let Some(w) = withdrawn {
+            r["withdrawn"] = json!(w);
+            r["modified"] = json!("2025-10-02T00:00:00Z");
+        }
+        advisory(r)
+    };
+    let f = fixture(index_with(vec![record(None, &["1.0.0", "1.0.1"])]));
+    f.detector
+        .ingest(
+            &snapshot(1, vec![instance("evil", "1.0.0", "/srv/node_modules/evil")]),
+            at(1),
+        )
+        .unwrap();
+    assert_eq!(
+        f.store
+            .list_findings(&FindingFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    // Narrowed: 1.0.0 is no longer affected.
+    let report = f
+        .detector
+        .use_index(index_with(vec![record(None, &["1.0.1"])]), at(2))
+        .unwrap();
+    assert_eq!(report.findings.resolved, 1);
+    let finding = &f.store.list_findings(&FindingFilter::default()).unwrap()[0];
+    assert_eq!(finding.status, FindingStatus::Resolved);
+    let last = events(&f.store).pop().unwrap().1;
+    assert_eq!(
+        last["finding.status_reason"],
+        json!("the advisory was withdrawn or no longer covers this version")
+    );
+    // Back to affected: re-opened? No — the instance did not come back; a new finding is not
+    // filed either (one finding per advisory × component × entity): it stays resolved until
+    // the component reappears. Withdrawal of an applying advisory resolves too.
+    let g = fixture(index_with(vec![record(None, &["1.0.0"])]));
+    g.detector
+        .ingest(
+            &snapshot(1, vec![instance("evil", "1.0.0", "/srv/node_modules/evil")]),
+            at(1),
+        )
+        .unwrap();
+    let report = g
+        .detector
+        .use_index(
+            index_with(vec![record(Some("2025-10-02T00:00:00Z"), &["1.0.0"])]),
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(report.findings.resolved, 1);
+}
