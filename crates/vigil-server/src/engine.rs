@@ -16,7 +16,8 @@
 //!   duplicates nothing: either the snapshot, its findings, events and tasks are all committed,
 //!   or none are and the agent re-sends.
 //! - [`Detector::auto_resolve`] resolves findings whose component has been gone from their
-//!   entity for the grace period (default 2 h).
+//!   entity for the grace period (default 2 h); an intel change resolves the open findings of
+//!   advisories that were withdrawn or no longer cover the version.
 //!
 //! Detection runs one change at a time (a mutex): an intel swap and a snapshot never
 //! interleave, so no instance can be matched against an index that is already stale without
