@@ -5,7 +5,8 @@
 //! error, 3 internal error.
 
 mod commands;
-mod terminal;
+
+use vigil_core::terminal;
 
 use std::process::ExitCode;
 

@@ -11,7 +11,8 @@
 //!   reference implementation, and a generic ordering that never fails;
 //! - [`purl`]: package-URL parsing and formatting;
 //! - [`component`]: components and the evidence that places them on a machine;
-//! - [`osv`]: OSV records and `affected` evaluation.
+//! - [`osv`]: OSV records and `affected` evaluation;
+//! - [`terminal`]: escaping attacker-controlled strings before they reach a terminal.
 //!
 //! What does **not** live here: any I/O (files, network, clocks, processes). Readers of feeds,
 //! lockfiles and `/proc` live in the crates that own those sources and hand plain values to this
@@ -23,6 +24,7 @@ pub mod ecosystem;
 pub mod name;
 pub mod osv;
 pub mod purl;
+pub mod terminal;
 pub mod version;
 
 pub use component::{Component, Evidence};

@@ -26,7 +26,7 @@ pub mod model;
 pub mod sarif;
 pub mod spdx;
 pub mod table;
-pub mod terminal;
+pub use vigil_core::terminal;
 
 use std::fmt;
 use std::io;

@@ -6,8 +6,6 @@
 //! Sinks never concatenate such a string into JSON (serde encodes it) and never hand it to a
 //! shell; plaintext and terminal sinks see control characters escaped.
 
-use std::fmt::Write as _;
-
 use serde_json::{Map, Value};
 
 /// A field's value, `None` when absent or null.
@@ -50,47 +48,29 @@ pub fn extend(event: &mut Value, additions: &Map<String, Value>) {
     }
 }
 
-/// Is `c` a character that must not reach a terminal, a mail body or a chat message raw:
-/// C0 and C1 controls, DEL, and the Unicode bidirectional overrides (trojan-source).
+/// Is `c` a character that must not reach a terminal, a mail body or a chat message raw
+/// (the one rule of [`vigil_core::terminal::is_unsafe`]).
 pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    vigil_core::terminal::is_unsafe(c)
 }
 
 /// Escapes unsafe characters as visible `\u{..}`-style text (`\x1b` → `\u{1b}`, newline →
-/// `\n`), leaving everything else as it is.
+/// `\n`), leaving everything else as it is ([`vigil_core::terminal::escape`]).
 pub fn escape_control(s: &str) -> String {
-    if !s.chars().any(is_unsafe_char) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        push_escaped_control(&mut out, c);
-    }
-    out
-}
-
-fn push_escaped_control(out: &mut String, c: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if is_unsafe_char(c) => {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        }
-        c => out.push(c),
-    }
+    vigil_core::terminal::escape(s).into_owned()
 }
 
 /// Slack mrkdwn: `&`, `<`, `>` as entities (so `<!channel>` or `<http://x|y>` cannot be
 /// injected) and control characters escaped.
 pub fn escape_mrkdwn(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    let escaped = vigil_core::terminal::escape(s);
+    let mut out = String::with_capacity(escaped.len() + 8);
+    for c in escaped.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            c => push_escaped_control(&mut out, c),
+            c => out.push(c),
         }
     }
     out

@@ -1,9 +1,10 @@
-//! Terminal hygiene for scanned strings.
+//! Terminal hygiene for scanned strings — one rule for every crate that prints or relays them
+//! (the CLI, the report renderers, workflow sinks).
 //!
 //! A package name, a path or an advisory summary is attacker-controlled. Printed raw, it can
 //! move the cursor, clear the screen, set the window title, hide text, or reorder what the
 //! reader sees with bidirectional overrides ("Trojan Source"). Every string from scanned data
-//! goes through [`escape`] before the table renderer prints it, and the JSON renderers write
+//! goes through [`escape`] before anything prints it, and the JSON renderers write
 //! the same characters as `\uXXXX` escapes, so even `--format json` on a terminal is inert.
 
 use std::borrow::Cow;
