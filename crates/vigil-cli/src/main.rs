@@ -36,6 +36,8 @@ enum Command {
     Up(commands::serve::ServeArgs),
     /// The server alone (API, detection, workflows).
     Serve(commands::serve::ServeArgs),
+    /// The agent alone: inventory this host and report to a server.
+    Agent(commands::agent::AgentArgs),
     /// Run a query on a data directory or a server.
     Query(commands::query::QueryArgs),
     /// Finding lifecycle: list, ack, resolve, mute.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Intel(args) => commands::intel::run(args),
         Command::Up(args) => commands::serve::run(args, true, cli.quiet),
         Command::Serve(args) => commands::serve::run(args, false, cli.quiet),
+        Command::Agent(args) => commands::agent::run(args, cli.quiet),
         Command::Query(args) => commands::query::run(args),
         Command::Findings(args) => commands::findings::run(args),
         Command::Token(args) => commands::token::run(args),

@@ -77,24 +77,127 @@ impl Scanner for InventoryScanner {
             Ok(report) => {
                 out.errors
                     .extend(report.errors.iter().map(ToString::to_string));
-                out.instances = report
-                    .packages
-                    .into_iter()
-                    .filter(|p| p.pinned && !p.component.version.is_empty())
-                    .map(|p| InstanceInput {
-                        component: p.component,
-                        purl: None,
-                        container_id: None,
-                        path: p.path.display().to_string(),
-                        evidence: p.evidence,
-                        dev: p.dev,
-                        pids: Vec::new(),
-                    })
-                    .collect();
+                out.instances = instances_from_found(report.packages);
             }
             Err(e) => out.errors.push(e.to_string()),
         }
         out
+    }
+}
+
+/// The instances to report for what an inventory found: only packages whose version is a
+/// fact (pinned, non-empty); a manifest constraint is not an installed component. Shared by
+/// the agents and `vigil scan --save`.
+pub fn instances_from_found(
+    packages: impl IntoIterator<Item = vigil_inventory::FoundPackage>,
+) -> Vec<InstanceInput> {
+    packages
+        .into_iter()
+        .filter(|p| p.pinned && !p.component.version.is_empty())
+        .map(|p| InstanceInput {
+            component: p.component,
+            purl: None,
+            container_id: None,
+            path: p.path.display().to_string(),
+            evidence: p.evidence,
+            dev: p.dev,
+            pids: Vec::new(),
+        })
+        .collect()
+}
+
+/// The next sequence number after `next` (the smallest still unused): never below the wall
+/// clock in milliseconds, so a wiped agent state never re-uses a number. Advances `next`.
+pub fn take_sequence(next: &mut u64) -> u64 {
+    let clock = u64::try_from(Timestamp::now().unix_millis()).unwrap_or(0);
+    let seq = (*next).max(clock);
+    *next = seq.saturating_add(1);
+    seq
+}
+
+/// This machine's host, as an agent reports it (`host_name` overrides the system's name).
+pub fn this_host(host_name: Option<String>, agent: &str) -> HostInfo {
+    HostInfo {
+        name: host_name.unwrap_or_else(system_host_name),
+        os_name: Some(std::env::consts::OS.to_owned()),
+        os_version: None,
+        arch: Some(std::env::consts::ARCH.to_owned()),
+        agent_version: Some(format!("{agent}/{}", env!("CARGO_PKG_VERSION"))),
+        labels: Default::default(),
+    }
+}
+
+/// One collection of this host's inventory.
+#[derive(Debug)]
+pub struct Collected {
+    /// Instances, unique by (component, container, path).
+    pub instances: Vec<InstanceInput>,
+    /// Scan problems.
+    pub errors: Vec<String>,
+    /// How long the scan took.
+    pub scan_time: Duration,
+}
+
+/// What both agents (the local one of `vigil up`, the remote `vigil agent`) run each pass: the
+/// configured paths every time, the sweep paths when the sweep is due (its result kept
+/// between sweeps), merged without duplicates.
+pub struct Collector {
+    paths: Vec<PathBuf>,
+    sweep_interval: Option<Duration>,
+    sweep_paths: Vec<PathBuf>,
+    scanner: Arc<dyn Scanner>,
+    swept: Vec<InstanceInput>,
+    last_sweep: Option<Instant>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("paths", &self.paths)
+            .field("sweep_interval", &self.sweep_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// A collector for the `[agent]` settings.
+    pub fn new(settings: &AgentSection, scanner: Arc<dyn Scanner>) -> Collector {
+        Collector {
+            paths: settings.paths.clone(),
+            sweep_interval: settings.sweep_interval,
+            sweep_paths: settings.sweep_paths.clone(),
+            scanner,
+            swept: Vec::new(),
+            last_sweep: None,
+        }
+    }
+
+    /// Scans (sweeping too when due). Blocking.
+    pub fn collect(&mut self) -> Collected {
+        let started = Instant::now();
+        let mut errors = Vec::new();
+        if let Some(every) = self.sweep_interval
+            && self.last_sweep.is_none_or(|t| t.elapsed() >= every)
+        {
+            let swept = self.scanner.scan(&self.sweep_paths);
+            errors.extend(swept.errors);
+            self.swept = swept.instances;
+            self.last_sweep = Some(Instant::now());
+        }
+        let scanned = self.scanner.scan(&self.paths);
+        errors.extend(scanned.errors);
+        let mut seen = HashSet::new();
+        let instances: Vec<InstanceInput> = scanned
+            .instances
+            .into_iter()
+            .chain(self.swept.iter().cloned())
+            .filter(|i| seen.insert((i.component.clone(), i.container_id.clone(), i.path.clone())))
+            .collect();
+        Collected {
+            instances,
+            errors,
+            scan_time: started.elapsed(),
+        }
     }
 }
 
@@ -123,12 +226,10 @@ pub struct Pass {
 /// The local agent.
 pub struct LocalAgent {
     host: HostInfo,
-    settings: AgentSection,
-    scanner: Arc<dyn Scanner>,
+    interval: Duration,
+    collector: Collector,
     detector: Arc<Detector>,
     next_sequence: u64,
-    swept: Vec<InstanceInput>,
-    last_sweep: Option<Instant>,
 }
 
 impl LocalAgent {
@@ -138,27 +239,18 @@ impl LocalAgent {
         scanner: Arc<dyn Scanner>,
         detector: Arc<Detector>,
     ) -> Result<LocalAgent, vigil_store::StoreError> {
-        let name = settings.host_name.clone().unwrap_or_else(system_host_name);
+        let host = this_host(settings.host_name.clone(), "vigil-up");
         let last = detector
             .store()
-            .host(&name)?
+            .host(&host.name)?
             .and_then(|h| h.last_sequence)
             .unwrap_or(0);
         Ok(LocalAgent {
-            host: HostInfo {
-                name,
-                os_name: Some(std::env::consts::OS.to_owned()),
-                os_version: None,
-                arch: Some(std::env::consts::ARCH.to_owned()),
-                agent_version: Some(concat!("vigil-up/", env!("CARGO_PKG_VERSION")).to_owned()),
-                labels: Default::default(),
-            },
-            settings,
-            scanner,
+            host,
+            interval: settings.interval,
+            collector: Collector::new(&settings, scanner),
             detector,
             next_sequence: last.saturating_add(1),
-            swept: Vec::new(),
-            last_sweep: None,
         })
     }
 
@@ -167,38 +259,16 @@ impl LocalAgent {
         &self.host.name
     }
 
-    fn sequence(&mut self) -> u64 {
-        let clock = u64::try_from(Timestamp::now().unix_millis()).unwrap_or(0);
-        let seq = self.next_sequence.max(clock);
-        self.next_sequence = seq.saturating_add(1);
-        seq
-    }
-
     /// Scans (sweeping too when due) and ingests one full snapshot. Blocking.
     pub fn run_once(&mut self) -> Result<Pass, vigil_store::StoreError> {
-        let started = Instant::now();
-        let mut errors = Vec::new();
-        if let Some(every) = self.settings.sweep_interval
-            && self.last_sweep.is_none_or(|t| t.elapsed() >= every)
-        {
-            let swept = self.scanner.scan(&self.settings.sweep_paths);
-            errors.extend(swept.errors);
-            self.swept = swept.instances;
-            self.last_sweep = Some(Instant::now());
-        }
-        let scanned = self.scanner.scan(&self.settings.paths);
-        errors.extend(scanned.errors);
-        let mut seen = HashSet::new();
-        let instances: Vec<InstanceInput> = scanned
-            .instances
-            .into_iter()
-            .chain(self.swept.iter().cloned())
-            .filter(|i| seen.insert((i.component.clone(), i.container_id.clone(), i.path.clone())))
-            .collect();
-        let scan_time = started.elapsed();
+        let Collected {
+            instances,
+            errors,
+            scan_time,
+        } = self.collector.collect();
         let snapshot = Snapshot {
             host: self.host.clone(),
-            sequence: self.sequence(),
+            sequence: take_sequence(&mut self.next_sequence),
             kind: SnapshotKind::Full,
             containers: Vec::new(),
             processes: Vec::new(),
@@ -219,7 +289,7 @@ impl LocalAgent {
         mut shutdown: tokio::sync::watch::Receiver<bool>,
         log: Arc<dyn Fn(String) + Send + Sync>,
     ) {
-        let interval = self.settings.interval;
+        let interval = self.interval;
         let mut errors_reported = false;
         loop {
             let (agent, pass) = match tokio::task::spawn_blocking(move || {

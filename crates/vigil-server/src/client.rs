@@ -149,6 +149,17 @@ impl Client {
         )
     }
 
+    /// `POST /api/v1/inventory` of a gzip-compressed snapshot body.
+    pub fn post_inventory(&self, gzipped: Vec<u8>) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .post(self.url("/api/v1/inventory"))
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .body(gzipped),
+        )
+    }
+
     /// `GET` of any API path, as JSON.
     pub fn get(&self, path: &str) -> Result<Value, ClientError> {
         self.send(self.http.get(self.url(path)))

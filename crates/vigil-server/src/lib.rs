@@ -34,6 +34,8 @@ pub mod metrics;
 pub mod mttx;
 pub mod outbox;
 pub mod query;
+pub mod remote;
+pub mod save;
 pub mod service;
 pub mod snapshot;
 

@@ -382,6 +382,103 @@ fn component(
 }
 
 impl AgentSnapshot {
+    /// The wire form of a store snapshot (what an agent sends); the inverse of
+    /// [`AgentSnapshot::into_store`] for every snapshot that one accepts.
+    pub fn from_store(snapshot: &Snapshot) -> AgentSnapshot {
+        let h = &snapshot.host;
+        let instance_key = |k: &InstanceKey| AgentInstanceKey {
+            ecosystem: k.component.ecosystem.to_string(),
+            name: k.component.name.as_str().to_owned(),
+            version: k.component.version.to_string(),
+            path: k.path.clone(),
+            container_id: k.container_id.clone(),
+        };
+        let (kind, removed) = match &snapshot.kind {
+            SnapshotKind::Full => (AgentSnapshotKind::Full, AgentRemovals::default()),
+            SnapshotKind::Delta(r) => (
+                AgentSnapshotKind::Delta,
+                AgentRemovals {
+                    instances: r.instances.iter().map(instance_key).collect(),
+                    containers: r.containers.clone(),
+                    processes: r
+                        .processes
+                        .iter()
+                        .map(|(pid, t)| AgentProcessKey {
+                            pid: *pid,
+                            start_time_ms: t.unix_millis(),
+                        })
+                        .collect(),
+                },
+            ),
+        };
+        AgentSnapshot {
+            schema: SCHEMA_VERSION,
+            host: AgentHost {
+                name: h.name.clone(),
+                os_name: h.os_name.clone(),
+                os_version: h.os_version.clone(),
+                arch: h.arch.clone(),
+                agent_version: h.agent_version.clone(),
+                labels: h.labels.clone(),
+            },
+            sequence: snapshot.sequence,
+            kind,
+            containers: snapshot
+                .containers
+                .iter()
+                .map(|c| AgentContainer {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    image_digest: c.image_digest.clone(),
+                    runtime: c.runtime.clone(),
+                    k8s_namespace: c.k8s_namespace.clone(),
+                    k8s_pod: c.k8s_pod.clone(),
+                    k8s_workload: c.k8s_workload.clone(),
+                    k8s_workload_kind: c.k8s_workload_kind.clone(),
+                    labels: c.labels.clone(),
+                })
+                .collect(),
+            processes: snapshot
+                .processes
+                .iter()
+                .map(|p| AgentProcess {
+                    pid: p.pid,
+                    start_time_ms: p.start_time.unix_millis(),
+                    exe: p.exe.clone(),
+                    cmdline: p.cmdline.clone(),
+                    user: p.user.clone(),
+                    container_id: p.container_id.clone(),
+                    listening: p
+                        .listening
+                        .iter()
+                        .map(|s| AgentSocket {
+                            protocol: s.protocol.clone(),
+                            address: s.address.clone(),
+                            port: s.port,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            instances: snapshot
+                .instances
+                .iter()
+                .map(|i| AgentInstance {
+                    ecosystem: i.component.ecosystem.to_string(),
+                    name: i.component.name.as_str().to_owned(),
+                    version: i.component.version.to_string(),
+                    purl: i.purl.clone(),
+                    path: i.path.clone(),
+                    evidence: i.evidence,
+                    dev: i.dev,
+                    pids: i.pids.clone(),
+                    container_id: i.container_id.clone(),
+                })
+                .collect(),
+            removed,
+        }
+    }
+
     /// Validates the snapshot and converts it to what the store applies.
     pub fn into_store(self) -> Result<Snapshot, SnapshotError> {
         if self.schema != SCHEMA_VERSION {
@@ -589,6 +686,25 @@ mod tests {
         assert_eq!(snapshot.instances[0].evidence, Evidence::Loaded);
         assert_eq!(snapshot.instances[1].container_id.as_deref(), Some("c1"));
         assert_eq!(snapshot.processes[0].listening[0].port, 8080);
+    }
+
+    #[test]
+    fn the_wire_form_round_trips() {
+        let mut bodies = vec![body()];
+        let mut delta = body();
+        delta["kind"] = serde_json::json!("delta");
+        delta["removed"] = serde_json::json!({
+            "instances": [{"ecosystem": "npm", "name": "chalk", "version": "5.6.1", "path": "/a"}],
+            "containers": ["c9"],
+            "processes": [{"pid": 3, "start_time_ms": 5}]
+        });
+        bodies.push(delta);
+        for b in bodies {
+            let bytes = serde_json::to_vec(&b).unwrap();
+            let store = parse(&bytes).unwrap().into_store().unwrap();
+            let again = AgentSnapshot::from_store(&store).into_store().unwrap();
+            assert_eq!(store, again);
+        }
     }
 
     #[test]

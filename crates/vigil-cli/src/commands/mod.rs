@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod agent;
 pub mod findings;
 pub mod intel;
 pub mod query;
+pub mod save;
 pub mod scan;
 pub mod serve;
 pub mod target;

@@ -50,6 +50,9 @@ pub struct ScanArgs {
     /// Data directory whose imported intel is used, when it has any.
     #[arg(long, env = "VIGIL_DATA_DIR", default_value = "vigil-data")]
     data_dir: PathBuf,
+    /// Also record the scan as an inventory snapshot of this host in the data directory's store.
+    #[arg(long)]
+    save: bool,
 }
 
 pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
@@ -106,6 +109,12 @@ pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
         &inventory,
         findings,
     );
+    if args.save
+        && let Some(failed) =
+            super::save::save(&args.data_dir, &args.paths, inventory.packages.clone(), quiet)?
+    {
+        return Ok(failed);
+    }
 
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let table = TableOptions {
