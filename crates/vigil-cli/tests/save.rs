@@ -29,7 +29,11 @@ fn findings(data: &Path) -> Vec<Value> {
         .env_remove("VIGIL_CONFIG")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["findings"].as_array().unwrap().clone()
 }
@@ -78,8 +82,11 @@ fn scan_save_records_a_snapshot_with_its_findings() {
     save(&tree, &data, &config);
     let again = findings(&data);
     assert_eq!(again.len(), 2, "{again:?}");
-    let store =
-        vigil_store::Store::open_sqlite(data.join("vigil.db"), &vigil_store::OpenOptions::default()).unwrap();
+    let store = vigil_store::Store::open_sqlite(
+        data.join("vigil.db"),
+        &vigil_store::OpenOptions::default(),
+    )
+    .unwrap();
     let host = store.host("saved-host").unwrap().unwrap();
     let present = store.instances_on_host(host.id, false).unwrap();
     let names: Vec<String> = present.iter().map(|i| i.component.to_string()).collect();

@@ -368,7 +368,10 @@ impl std::fmt::Debug for RemoteAgent {
 impl RemoteAgent {
     /// An agent for `options`, scanning with `scanner`. Reads the sequence state and the
     /// spool left by a previous run.
-    pub fn new(options: RemoteOptions, scanner: Arc<dyn Scanner>) -> Result<RemoteAgent, AgentError> {
+    pub fn new(
+        options: RemoteOptions,
+        scanner: Arc<dyn Scanner>,
+    ) -> Result<RemoteAgent, AgentError> {
         let RemoteOptions {
             server,
             token,
@@ -433,9 +436,8 @@ impl RemoteAgent {
     }
 
     fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, AgentError> {
-        let json = serde_json::to_vec(&AgentSnapshot::from_store(snapshot)).map_err(|e| {
-            AgentError::Client(format!("cannot encode the snapshot: {e}"))
-        })?;
+        let json = serde_json::to_vec(&AgentSnapshot::from_store(snapshot))
+            .map_err(|e| AgentError::Client(format!("cannot encode the snapshot: {e}")))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&json)
             .and_then(|()| gz.finish())

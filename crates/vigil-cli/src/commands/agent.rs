@@ -56,9 +56,7 @@ pub fn run(args: AgentArgs, quiet: bool) -> anyhow::Result<Outcome> {
     };
     config.agent.paths.extend(args.paths.iter().cloned());
     if config.agent.paths.is_empty() && config.agent.sweep_interval.is_none() {
-        eprintln!(
-            "vigil: nothing to scan: add [agent] paths to the configuration, or pass --path"
-        );
+        eprintln!("vigil: nothing to scan: add [agent] paths to the configuration, or pass --path");
         return Ok(Outcome::InputError);
     }
     let options = RemoteOptions {

@@ -110,8 +110,12 @@ pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
         findings,
     );
     if args.save
-        && let Some(failed) =
-            super::save::save(&args.data_dir, &args.paths, inventory.packages.clone(), quiet)?
+        && let Some(failed) = super::save::save(
+            &args.data_dir,
+            &args.paths,
+            inventory.packages.clone(),
+            quiet,
+        )?
     {
         return Ok(failed);
     }
