@@ -161,9 +161,15 @@ impl std::fmt::Debug for Collector {
 
 impl Collector {
     /// A collector for the `[agent]` settings.
+    /// Relative paths are taken from the current directory, so the store holds absolute
+    /// locations.
     pub fn new(settings: &AgentSection, scanner: Arc<dyn Scanner>) -> Collector {
+        let absolute = |p: &PathBuf| match std::env::current_dir() {
+            Ok(cwd) if p.is_relative() => cwd.join(p),
+            _ => p.clone(),
+        };
         Collector {
-            paths: settings.paths.clone(),
+            paths: settings.paths.iter().map(absolute).collect(),
             sweep_interval: settings.sweep_interval,
             sweep_paths: settings.sweep_paths.clone(),
             scanner,

@@ -330,3 +330,48 @@ fn the_spool_bound_holds_by_coalescing_into_a_full_snapshot() {
     let host = store.host(HOST).unwrap().unwrap();
     assert_eq!(store.instances_on_host(host.id, false).unwrap().len(), 12);
 }
+
+#[test]
+fn the_agent_loop_delivers_changes_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    plant(&tree, "left-pad", "1.3.0");
+    let mut server = Server::new(dir.path().join("data"), free_port());
+    let token = server.start();
+    let mut a = agent(
+        server.port,
+        &token,
+        &dir.path().join("agent"),
+        &tree,
+        SpoolLimits::default(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let worker = {
+        let (stop, lines) = (Arc::clone(&stop), Arc::clone(&lines));
+        std::thread::spawn(move || {
+            a.run(&stop, &move |l| lines.lock().unwrap().push(l));
+            a
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    plant(&tree, "debug", "4.4.2");
+    let started = std::time::Instant::now();
+    while server.findings().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(5), "no finding");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let a = worker.join().unwrap();
+    assert!(a.spool().entries().is_empty());
+    assert_eq!(by_component(&server.findings()), ["npm:debug@4.4.2"]);
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("full snapshot")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("delta snapshot")),
+        "{lines:?}"
+    );
+}
