@@ -195,3 +195,22 @@ impl Default for FindingFilter {
         }
     }
 }
+
+/// The instants a finding's time-to-detect, -acknowledge and -resolve are computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingTiming {
+    /// The finding.
+    pub id: FindingId,
+    /// Its status now.
+    pub status: FindingStatus,
+    /// When it was first detected.
+    pub detected_at: Timestamp,
+    /// When it last became `ACKNOWLEDGED` (in its current cycle).
+    pub acknowledged_at: Option<Timestamp>,
+    /// When it last became `RESOLVED` (in its current cycle).
+    pub resolved_at: Option<Timestamp>,
+    /// The earliest first sighting of any of its instances (present or gone).
+    pub first_seen: Option<Timestamp>,
+    /// Its advisory's publication time, when the store knows the advisory and it says.
+    pub advisory_published: Option<Timestamp>,
+}

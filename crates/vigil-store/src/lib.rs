@@ -71,8 +71,8 @@ pub use advisory::{AdvisoryInput, AdvisoryKind, AdvisoryRecord, Blob, PutAdvisor
 pub use error::{Result, Source, StoreError};
 pub use event::{AppendedEvent, EventInput, EventSeq, StoredEvent};
 pub use finding::{
-    Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingUpsert,
-    StatusChange,
+    Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingTiming,
+    FindingUpsert, StatusChange,
 };
 pub use inventory::{
     ComponentId, ContainerInfo, ContainerKey, ContainerSummary, Exposure, ExposureWindow, HostId,
@@ -271,6 +271,17 @@ impl Store {
         self.read(|c| sqlite::instances_for_keys(c, keys))
     }
 
+    /// Instances of one component on one entity (the host itself, or a container), present
+    /// only or with the gone ones: the instances a finding is about.
+    pub fn component_instances(
+        &self,
+        component: ComponentId,
+        entity: Entity,
+        include_gone: bool,
+    ) -> Result<Vec<InstanceRecord>> {
+        self.read(|c| sqlite::component_instances(c, component, entity, include_gone))
+    }
+
     /// Instances on one host, present only or with the gone ones.
     pub fn instances_on_host(
         &self,
@@ -384,6 +395,12 @@ impl Store {
         self.read(|c| sqlite::list_findings(c, filter))
     }
 
+    /// The timestamps of every finding that time-to-detect/acknowledge/resolve figures are
+    /// computed from, in id order.
+    pub fn finding_timings(&self) -> Result<Vec<FindingTiming>> {
+        self.read(sqlite::finding_timings)
+    }
+
     /// Findings not `RESOLVED` whose component is gone from their entity since `cutoff` or
     /// earlier (auto-resolve candidates: pass `now - grace period`).
     pub fn findings_gone_since(&self, cutoff: Timestamp) -> Result<Vec<FindingRecord>> {
@@ -432,8 +449,58 @@ impl Store {
     /// Marks a task delivered; false when `owner` no longer holds its lease.
     pub fn complete(&self, id: OutboxId, owner: &str, now: Timestamp) -> Result<bool> {
         self.write(|tx| match tx.inner {
-            TxInner::Sqlite(c) => sqlite::complete(c, id, owner, now),
+            TxInner::Sqlite(c) => sqlite::complete(c, id, owner, None, now),
         })
+    }
+
+    /// Marks a task delivered and keeps its result (read by the tasks that wait for it);
+    /// false when `owner` no longer holds its lease.
+    pub fn complete_with_result(
+        &self,
+        id: OutboxId,
+        owner: &str,
+        result: &serde_json::Value,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::complete(c, id, owner, Some(result), now),
+        })
+    }
+
+    /// Gives a leased task back without counting the attempt (a rate limit said "not yet"):
+    /// pending again, due at `not_before`. False when `owner` no longer holds its lease.
+    pub fn release(
+        &self,
+        id: OutboxId,
+        owner: &str,
+        not_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::release(c, id, owner, not_before, now),
+        })
+    }
+
+    /// Puts a dead task back in the queue with its attempts reset (an operator fixed the
+    /// sink); false when the task is not dead.
+    pub fn requeue(&self, id: OutboxId, now: Timestamp) -> Result<bool> {
+        self.write(|tx| match tx.inner {
+            TxInner::Sqlite(c) => sqlite::requeue(c, id, now),
+        })
+    }
+
+    /// The tasks with these idempotency keys, in the order asked; unknown keys are left out.
+    pub fn outbox_by_keys(&self, keys: &[String]) -> Result<Vec<OutboxItem>> {
+        self.read(|c| sqlite::outbox_by_keys(c, keys))
+    }
+
+    /// Tasks newest first, of one status or all.
+    pub fn list_outbox(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        self.read(|c| sqlite::list_outbox(c, status, limit))
     }
 
     /// Records a failed delivery; false when `owner` no longer holds the lease.
@@ -602,6 +669,19 @@ impl WriteTx<'_> {
     ) -> Result<bool> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::set_finding_owner(c, id, team, now),
+        }
+    }
+
+    /// Instances of one component on one entity, as this transaction sees them (see
+    /// [`Store::component_instances`]).
+    pub fn component_instances(
+        &mut self,
+        component: ComponentId,
+        entity: Entity,
+        include_gone: bool,
+    ) -> Result<Vec<InstanceRecord>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::component_instances(c, component, entity, include_gone),
         }
     }
 

@@ -6,6 +6,9 @@
 //! its tasks to another after the lease; two workers never hold the same task at once.
 //! Completion and failure are fenced by the owner: a worker whose lease was taken over cannot
 //! complete or fail the task any more.
+//!
+//! A task may wait for others (`after`, by idempotency key): it is not due while any of them
+//! is pending or in flight. A delivered task keeps its `result`, which its dependants read.
 
 use std::time::Duration;
 
@@ -32,6 +35,11 @@ pub struct OutboxInput {
     pub task: String,
     /// Unique per delivery: enqueuing the same key again does nothing.
     pub idempotency_key: String,
+    /// What the delivery is about (the finding id as text, or an event id).
+    pub subject: Option<String>,
+    /// Idempotency keys of the tasks that must be finished (delivered or dead) first;
+    /// unknown keys do not block.
+    pub after: Vec<String>,
     /// What the worker needs to deliver it.
     pub payload: Value,
     /// Not due before.
@@ -100,8 +108,14 @@ pub struct OutboxItem {
     pub task: String,
     /// Idempotency key.
     pub idempotency_key: String,
+    /// What the delivery is about.
+    pub subject: Option<String>,
+    /// Keys of the tasks it waits for.
+    pub after: Vec<String>,
     /// Payload.
     pub payload: Value,
+    /// The action's result once delivered.
+    pub result: Option<Value>,
     /// State.
     pub status: OutboxStatus,
     /// Leases taken so far (this one included, for a leased item).

@@ -143,6 +143,8 @@ fn task(key: &str, due: i64) -> OutboxInput {
         workflow: "malicious-package".into(),
         task: "slack".into(),
         idempotency_key: key.into(),
+        subject: None,
+        after: Vec::new(),
         payload: json!({"text": key}),
         not_before: at(due),
     }
@@ -348,4 +350,71 @@ fn tokens_are_stored_hashed() {
     );
     assert!(!store.revoke_token(token.id, at(302)).unwrap());
     assert_eq!(store.tokens().unwrap()[0].revoked_at, Some(at(300)));
+}
+
+#[test]
+fn dependants_wait_keep_results_release_requeue_and_list() {
+    let store = Store::open_in_memory().unwrap();
+    let lease = Duration::from_secs(30);
+    let mut slack = task("f1/wf/slack", 0);
+    slack.subject = Some("1".into());
+    slack.after = vec!["f1/wf/ownership".into()];
+    let mut orphan = task("f1/wf/x", 0);
+    orphan.after = vec!["never-enqueued".into()];
+    store.enqueue(&slack, at(0)).unwrap();
+    store.enqueue(&orphan, at(0)).unwrap();
+    store.enqueue(&task("f1/wf/ownership", 0), at(0)).unwrap();
+
+    // The dependant waits; an unknown dependency does not block.
+    let first: Vec<String> = store
+        .lease_due("w", 10, lease, at(1))
+        .unwrap()
+        .into_iter()
+        .map(|i| i.idempotency_key)
+        .collect();
+    assert_eq!(first, vec!["f1/wf/x", "f1/wf/ownership"]);
+    let x = store.outbox_by_keys(&["f1/wf/x".into()]).unwrap();
+    assert!(store.complete(x[0].id, "w", at(1)).unwrap());
+    let owner = store.outbox_by_keys(&["f1/wf/ownership".into()]).unwrap();
+    assert!(
+        store
+            .complete_with_result(owner[0].id, "w", &json!({"team": "payments"}), at(2))
+            .unwrap()
+    );
+    let next = store.lease_due("w", 10, lease, at(3)).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].idempotency_key, "f1/wf/slack");
+    assert_eq!(next[0].subject.as_deref(), Some("1"));
+    assert_eq!(next[0].after, vec!["f1/wf/ownership".to_string()]);
+    let got = store
+        .outbox_by_keys(&["f1/wf/ownership".into(), "nope".into(), "f1/wf/x".into()])
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].result, Some(json!({"team": "payments"})));
+
+    // Release gives the attempt back and defers; fenced by the owner.
+    assert!(!store.release(next[0].id, "other", at(100), at(4)).unwrap());
+    assert!(store.release(next[0].id, "w", at(100), at(4)).unwrap());
+    assert!(store.lease_due("w", 10, lease, at(99)).unwrap().is_empty());
+    let again = store.lease_due("w", 10, lease, at(100)).unwrap();
+    assert_eq!(again[0].attempts, 1);
+
+    // Dead items can be requeued with their attempts reset; others cannot.
+    assert!(
+        store
+            .fail(again[0].id, "w", "HTTP 400", Retry::Never, at(101))
+            .unwrap()
+    );
+    assert!(!store.requeue(owner[0].id, at(102)).unwrap());
+    assert!(store.requeue(again[0].id, at(102)).unwrap());
+    let requeued = store.lease_due("w", 10, lease, at(102)).unwrap();
+    assert_eq!(requeued[0].attempts, 1);
+
+    let all = store.list_outbox(None, 10).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let delivered = store
+        .list_outbox(Some(OutboxStatus::Delivered), 10)
+        .unwrap();
+    assert_eq!(delivered.len(), 2);
 }

@@ -383,3 +383,67 @@ fn a_finding_event_and_task_commit_together_or_not_at_all() {
             .is_empty()
     );
 }
+
+#[test]
+fn component_instances_and_timings_of_a_finding() {
+    let store = Store::open_in_memory().expect("store");
+    let mut in_container = instance("npm", "debug", "4.4.2", "/app/node_modules/debug");
+    in_container.container_id = Some("c1".into());
+    let mut snapshot = full(
+        "web-1",
+        1,
+        vec![
+            instance("npm", "debug", "4.4.2", "/srv/a/node_modules/debug"),
+            instance("npm", "debug", "4.4.2", "/srv/b/node_modules/debug"),
+            instance("npm", "chalk", "5.6.1", "/srv/a/node_modules/chalk"),
+            in_container,
+        ],
+    );
+    snapshot.containers = vec![ContainerInfo {
+        id: "c1".into(),
+        ..ContainerInfo::default()
+    }];
+    let outcome = store.apply_snapshot(&snapshot, at(0)).unwrap();
+    let debug = outcome.new[0].clone();
+    let host = Entity::Host(debug.host_id);
+    let on_host = store
+        .component_instances(debug.component_id, host, false)
+        .unwrap();
+    assert_eq!(on_host.len(), 2, "the container's copy is another entity");
+    let container = outcome.new[3].container.clone().expect("container");
+    let in_c = store
+        .component_instances(debug.component_id, Entity::Container(container.key), false)
+        .unwrap();
+    assert_eq!(in_c.len(), 1);
+
+    // One copy goes: present-only sees one, with-gone sees both.
+    snapshot.sequence = 2;
+    snapshot.instances.remove(1);
+    store.apply_snapshot(&snapshot, at(5)).unwrap();
+    assert_eq!(
+        store
+            .component_instances(debug.component_id, host, false)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .component_instances(debug.component_id, host, true)
+            .unwrap()
+            .len(),
+        2
+    );
+    let f = store
+        .upsert_finding(&input("MAL-2025-1", &debug, host), at(7))
+        .unwrap();
+    store
+        .set_finding_status(f.finding.id, FindingStatus::Acknowledged, None, at(9))
+        .unwrap();
+    let timings = store.finding_timings().unwrap();
+    assert_eq!(timings.len(), 1);
+    assert_eq!(timings[0].detected_at, at(7));
+    assert_eq!(timings[0].acknowledged_at, Some(at(9)));
+    assert_eq!(timings[0].first_seen, Some(at(0)));
+    assert_eq!(timings[0].advisory_published, None, "advisory not stored");
+}

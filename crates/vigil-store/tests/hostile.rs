@@ -208,6 +208,8 @@ fn hostile_strings_round_trip_everywhere() {
                     workflow: s.clone(),
                     task: s.clone(),
                     idempotency_key: s.clone(),
+                    subject: Some(s.clone()),
+                    after: vec![s.clone()],
                     payload: Value::String(s.clone()),
                     not_before: at(0),
                 },

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{bad_value, db, from_json, opt_ts, pids_from_json, to_json};
 use crate::error::{Result, StoreError};
 use crate::finding::{
-    Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingUpsert,
-    StatusChange,
+    Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingTiming,
+    FindingUpsert, StatusChange,
 };
 use crate::inventory::{ComponentId, ContainerKey, HostId};
 use crate::sqlite::inventory::{component_from, container_summary_at, get, parse_evidence};
@@ -330,4 +330,42 @@ pub(crate) fn findings_gone_since(
          ORDER BY f.id",
         [cutoff.unix_millis()],
     )
+}
+
+/// The timing inputs of every finding, in id order.
+pub(crate) fn finding_timings(conn: &Connection) -> Result<Vec<FindingTiming>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT f.id, f.status, f.detected_at, f.acknowledged_at, f.resolved_at,
+                    (SELECT min(ci.first_seen) FROM component_instances ci
+                     WHERE ci.component_id = f.component_id AND ci.host_id = f.host_id
+                       AND ci.container_ref IS f.container_ref),
+                    a.published
+             FROM findings f LEFT JOIN advisories a ON a.id = f.advisory_id
+             ORDER BY f.id",
+        )
+        .map_err(db("read finding timings"))?;
+    let mut rows = stmt.query([]).map_err(db("read finding timings"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db("read finding timings"))? {
+        let id: i64 = get(row, 0)?;
+        let status: String = get(row, 1)?;
+        out.push(FindingTiming {
+            id: FindingId(id),
+            status: FindingStatus::parse(&status).ok_or_else(|| {
+                bad_value(
+                    "findings",
+                    "status",
+                    id,
+                    format!("unknown status {status:?}"),
+                )
+            })?,
+            detected_at: Timestamp::from_unix_millis(get(row, 2)?),
+            acknowledged_at: opt_ts(get(row, 3)?),
+            resolved_at: opt_ts(get(row, 4)?),
+            first_seen: opt_ts(get(row, 5)?),
+            advisory_published: opt_ts(get(row, 6)?),
+        });
+    }
+    Ok(out)
 }

@@ -15,6 +15,7 @@ use vigil_core::{Component, Ecosystem, Evidence, PackageName};
 
 use super::{bad_value, db, from_json, normalize_pids, opt_ts, pids_from_json, to_i64, to_json};
 use crate::error::Result;
+use crate::finding::Entity;
 use crate::inventory::{
     ComponentId, ContainerInfo, ContainerKey, ContainerSummary, Exposure, ExposureWindow, HostId,
     HostInfo, HostRecord, InstanceId, InstanceInput, InstanceRecord, PackageKey, ProcessInfo,
@@ -986,6 +987,40 @@ pub(crate) fn instances_for_keys(
         );
     }
     Ok(out)
+}
+
+/// Instances of one component on one entity (the host itself, or one container).
+pub(crate) fn component_instances(
+    conn: &Connection,
+    component: ComponentId,
+    entity: Entity,
+    include_gone: bool,
+) -> Result<Vec<InstanceRecord>> {
+    // Shaped for the identity index (host_id, ifnull(container_ref, 0), component_id, path).
+    let (filter, id) = match (entity, include_gone) {
+        (Entity::Host(host), false) => (
+            "ci.host_id = ?2 AND ifnull(ci.container_ref, 0) = 0 AND ci.component_id = ?1 \
+             AND ci.gone_at IS NULL ORDER BY ci.id",
+            host.0,
+        ),
+        (Entity::Host(host), true) => (
+            "ci.host_id = ?2 AND ifnull(ci.container_ref, 0) = 0 AND ci.component_id = ?1 \
+             ORDER BY ci.id",
+            host.0,
+        ),
+        (Entity::Container(key), false) => (
+            "ci.host_id = (SELECT host_id FROM containers WHERE id = ?2) \
+             AND ifnull(ci.container_ref, 0) = ?2 AND ci.component_id = ?1 \
+             AND ci.gone_at IS NULL ORDER BY ci.id",
+            key.0,
+        ),
+        (Entity::Container(key), true) => (
+            "ci.host_id = (SELECT host_id FROM containers WHERE id = ?2) \
+             AND ifnull(ci.container_ref, 0) = ?2 AND ci.component_id = ?1 ORDER BY ci.id",
+            key.0,
+        ),
+    };
+    query_instances(conn, filter, params![component.0, id])
 }
 
 /// Instances on one host.

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "query_views",
         sql: include_str!("../../migrations/sqlite/0002_query_views.sql"),
     },
+    Migration {
+        version: 3,
+        name: "outbox_dependencies",
+        sql: include_str!("../../migrations/sqlite/0003_outbox_dependencies.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
 
 use super::{bad_value, db, from_json, opt_ts, to_json};
 use crate::error::{Result, StoreError};
@@ -16,7 +17,7 @@ use crate::time::Timestamp;
 
 const ITEM_SELECT: &str = "SELECT id, finding_id, event_seq, workflow, task, idempotency_key, \
      payload, status, attempts, next_attempt_at, last_error, lease_owner, lease_expires_at, \
-     created_at, delivered_at FROM outbox";
+     created_at, delivered_at, subject, after_keys, result FROM outbox";
 
 fn item_from_row(row: &Row<'_>) -> Result<OutboxItem> {
     let id: i64 = get(row, 0)?;
@@ -30,6 +31,11 @@ fn item_from_row(row: &Row<'_>) -> Result<OutboxItem> {
         task: get(row, 4)?,
         idempotency_key: get(row, 5)?,
         payload: from_json("outbox", "payload", id, &get::<String>(row, 6)?)?,
+        subject: get(row, 15)?,
+        after: from_json("outbox", "after_keys", id, &get::<String>(row, 16)?)?,
+        result: get::<Option<String>>(row, 17)?
+            .map(|text| from_json("outbox", "result", id, &text))
+            .transpose()?,
         status: OutboxStatus::parse(&status).ok_or_else(|| {
             bad_value("outbox", "status", id, format!("unknown status {status:?}"))
         })?,
@@ -60,11 +66,13 @@ fn item(conn: &Connection, id: i64) -> Result<OutboxItem> {
 /// Enqueues a task unless its idempotency key is known.
 pub(crate) fn enqueue(conn: &Connection, task: &OutboxInput, now: Timestamp) -> Result<Enqueued> {
     let payload = to_json("outbox payload", &task.payload)?;
+    let after = to_json("outbox after", &task.after)?;
     let inserted = conn
         .prepare_cached(
             "INSERT INTO outbox (finding_id, event_seq, workflow, task, idempotency_key, payload,
-                                 status, next_attempt_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8)
+                                 status, next_attempt_at, created_at, updated_at, subject,
+                                 after_keys)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9, ?10)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .and_then(|mut stmt| {
@@ -76,7 +84,9 @@ pub(crate) fn enqueue(conn: &Connection, task: &OutboxInput, now: Timestamp) -> 
                 task.idempotency_key,
                 payload,
                 task.not_before.unix_millis(),
-                now.unix_millis()
+                now.unix_millis(),
+                task.subject,
+                after
             ])
         })
         .map_err(db("enqueue"))?;
@@ -101,8 +111,9 @@ fn millis(duration: Duration) -> i64 {
 }
 
 /// Leases up to `n` due tasks to `owner` for `lease`: pending tasks whose time has come and
-/// in-flight tasks whose lease expired (their worker is presumed dead). Runs inside the write
-/// transaction, so two owners never lease one task.
+/// whose `after` tasks are all finished (or unknown), and in-flight tasks whose lease expired
+/// (their worker is presumed dead). Runs inside the write transaction, so two owners never
+/// lease one task.
 pub(crate) fn lease_due(
     conn: &Connection,
     owner: &str,
@@ -125,8 +136,12 @@ pub(crate) fn lease_due(
         let rest = i64::try_from(n - ids.len()).unwrap_or(i64::MAX);
         let pending = conn
             .prepare_cached(
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, id LIMIT ?2",
+                "SELECT o.id FROM outbox o
+                 WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM json_each(o.after_keys) k
+                                   JOIN outbox d ON d.idempotency_key = k.value
+                                   WHERE d.status IN ('pending', 'in_flight') AND d.id <> o.id)
+                 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
             )
             .and_then(|mut stmt| {
                 stmt.query_map(params![now.unix_millis(), rest], |row| row.get(0))?
@@ -150,21 +165,101 @@ pub(crate) fn lease_due(
     Ok(out)
 }
 
-/// Marks a leased task delivered; false when `owner` no longer holds it.
+/// Marks a leased task delivered, keeping its result; false when `owner` no longer holds it.
 pub(crate) fn complete(
     conn: &Connection,
     id: OutboxId,
     owner: &str,
+    result: Option<&Value>,
+    now: Timestamp,
+) -> Result<bool> {
+    let result = result.map(|r| to_json("outbox result", r)).transpose()?;
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'delivered', delivered_at = ?3, lease_owner = NULL,
+                           lease_expires_at = NULL, updated_at = ?3, result = ?4
+         WHERE id = ?1 AND status = 'in_flight' AND lease_owner = ?2",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id.0, owner, now.unix_millis(), result]))
+    .map(|n| n == 1)
+    .map_err(db("complete"))
+}
+
+/// Gives a leased task back without counting the attempt, due again at `not_before`; false
+/// when `owner` no longer holds it.
+pub(crate) fn release(
+    conn: &Connection,
+    id: OutboxId,
+    owner: &str,
+    not_before: Timestamp,
     now: Timestamp,
 ) -> Result<bool> {
     conn.prepare_cached(
-        "UPDATE outbox SET status = 'delivered', delivered_at = ?3, lease_owner = NULL,
-                           lease_expires_at = NULL, updated_at = ?3
+        "UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0),
+                           next_attempt_at = ?3, lease_owner = NULL, lease_expires_at = NULL,
+                           updated_at = ?4
          WHERE id = ?1 AND status = 'in_flight' AND lease_owner = ?2",
     )
-    .and_then(|mut stmt| stmt.execute(params![id.0, owner, now.unix_millis()]))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id.0,
+            owner,
+            not_before.unix_millis(),
+            now.unix_millis()
+        ])
+    })
     .map(|n| n == 1)
-    .map_err(db("complete"))
+    .map_err(db("release"))
+}
+
+/// Puts a dead task back in the queue, attempts reset; false when it is not dead.
+pub(crate) fn requeue(conn: &Connection, id: OutboxId, now: Timestamp) -> Result<bool> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2,
+                           updated_at = ?2
+         WHERE id = ?1 AND status = 'dead'",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id.0, now.unix_millis()]))
+    .map(|n| n == 1)
+    .map_err(db("requeue"))
+}
+
+/// The tasks with these idempotency keys, in the order asked (unknown keys left out).
+pub(crate) fn outbox_by_keys(conn: &Connection, keys: &[String]) -> Result<Vec<OutboxItem>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("{ITEM_SELECT} WHERE idempotency_key = ?1"))
+        .map_err(db("read outbox"))?;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let mut rows = stmt.query([key]).map_err(db("read outbox"))?;
+        if let Some(row) = rows.next().map_err(db("read outbox"))? {
+            out.push(item_from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Tasks newest first, optionally of one status.
+pub(crate) fn list_outbox(
+    conn: &Connection,
+    status: Option<OutboxStatus>,
+    limit: usize,
+) -> Result<Vec<OutboxItem>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "{ITEM_SELECT} WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
+        ))
+        .map_err(db("read outbox"))?;
+    let mut rows = stmt
+        .query(params![
+            status.map(OutboxStatus::as_str),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])
+        .map_err(db("read outbox"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db("read outbox"))? {
+        out.push(item_from_row(row)?);
+    }
+    Ok(out)
 }
 
 /// Records a failed delivery: due again after the backoff, or dead. False when `owner` no
