@@ -1,7 +1,7 @@
 //! The query-view contract: one view per data object, columns named like the query fields.
 //! This table is the contract the query crate compiles against; change both together.
 
-use vigil_store::Store;
+mod common;
 
 const CONTRACT: &[(&str, &[&str])] = &[
     (
@@ -156,11 +156,12 @@ const CONTRACT: &[(&str, &[&str])] = &[
 
 #[test]
 fn every_view_has_exactly_the_contract_columns() {
-    let store = Store::open_in_memory().unwrap();
-    for (view, columns) in CONTRACT {
-        let rows = store
-            .query(&format!("SELECT * FROM \"{view}\" LIMIT 0"), &[], 0)
-            .unwrap_or_else(|e| panic!("{view}: {e}"));
-        assert_eq!(rows.columns, *columns, "{view}");
-    }
+    common::each(|_db, store| {
+        for (view, columns) in CONTRACT {
+            let rows = store
+                .query(&format!("SELECT * FROM \"{view}\" LIMIT 0"), &[], 0)
+                .unwrap_or_else(|e| panic!("{view}: {e}"));
+            assert_eq!(rows.columns, *columns, "{view}");
+        }
+    });
 }
