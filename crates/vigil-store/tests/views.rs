@@ -232,7 +232,7 @@ fn seed(store: &Store) {
         k8s_namespace: Some("payments".into()),
         ..ContainerInfo::default()
     }];
-    let outcome = store.apply_snapshot(&snapshot, at(0)).unwrap();
+    let outcome = store.apply_snapshot(&snapshot, at(0)).expect("seed");
     store
         .apply_snapshot(
             &full(
@@ -242,13 +242,13 @@ fn seed(store: &Store) {
             ),
             at(5),
         )
-        .unwrap();
+        .expect("seed");
     let debug = outcome
         .new
         .iter()
         .find(|i| i.component.name.as_str() == "debug")
-        .unwrap();
-    let container = debug.container.as_ref().unwrap().key;
+        .expect("seed");
+    let container = debug.container.as_ref().expect("seed").key;
     let finding = store
         .upsert_finding(
             &FindingInput {
@@ -264,11 +264,11 @@ fn seed(store: &Store) {
             },
             at(10),
         )
-        .unwrap()
+        .expect("seed")
         .finding;
     store
         .set_finding_status(finding.id, FindingStatus::Acknowledged, None, at(20))
-        .unwrap();
+        .expect("seed");
     let Ok(serde_json::Value::Object(payload)) = serde_json::to_value(json!({
         "finding.status": "NEW",
         "vulnerability.id": "MAL-2025-47141",
@@ -286,7 +286,7 @@ fn seed(store: &Store) {
             finding_id: Some(finding.id),
             payload,
         })
-        .unwrap();
+        .expect("seed");
     store
         .append_event(&EventInput {
             timestamp: at(11),
@@ -294,7 +294,7 @@ fn seed(store: &Store) {
             finding_id: None,
             payload: Map::new(),
         })
-        .unwrap();
+        .expect("seed");
 }
 
 const QUERIES: &[&str] = &[
@@ -320,7 +320,7 @@ fn run(store: &Store, query: &str) -> serde_json::Value {
         now: at(30).unix_nanos(),
         default_limit: 1000,
     };
-    let compiled = compile(&plan, &options).unwrap();
+    let compiled = compile(&plan, &options).expect("compiles");
     let params: Vec<SqlValue> = compiled
         .params
         .iter()
