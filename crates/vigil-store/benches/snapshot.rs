@@ -1,4 +1,6 @@
-//! Ingest cost: `apply_snapshot` of a 2,000-instance host on a SQLite file
+//! Ingest cost: `apply_snapshot` of a 2,000-instance host on a SQLite file and, in the same run,
+//! on PostgreSQL when one answers (`VIGIL_TEST_PG`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; a schema of its own, dropped afterwards)
 //! (`cargo bench -p vigil-store --bench snapshot`).
 //!
 //! - `unchanged`: the agent's periodic full snapshot with nothing new — the common case, which
@@ -6,10 +8,12 @@
 //! - `pids_changed`: every instance's loading processes changed (2,000 row updates);
 //! - `upgraded`: every instance at a new version (2,000 new instances and windows, 2,000 gone).
 //!
-//! Each at `Durability::Full` (fsync per commit, the default) and `Normal`. Throughput is in
-//! instances per second; one iteration is one snapshot.
+//! Each at `Durability::Full` (fsync per commit, the default) and `Normal` (SQLite:
+//! `synchronous = NORMAL`; PostgreSQL: `synchronous_commit = off`). Throughput is in instances
+//! per second; one iteration is one snapshot.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
@@ -74,27 +78,117 @@ fn snapshot(sequence: u64, instances: Vec<InstanceInput>) -> Snapshot {
     }
 }
 
-fn open(durability: Durability) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let options = OpenOptions {
-        durability,
-        ..OpenOptions::default()
+/// Where a benchmark's store lives.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Sqlite(Durability),
+    Postgres(Durability),
+}
+
+fn pg_url() -> String {
+    std::env::var("VIGIL_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Every target; the PostgreSQL ones only when a server answers.
+fn targets() -> Vec<Target> {
+    let mut out = vec![
+        Target::Sqlite(Durability::Full),
+        Target::Sqlite(Durability::Normal),
+    ];
+    match postgres::Client::connect(&pg_url(), postgres::NoTls) {
+        Ok(_) => out.extend([
+            Target::Postgres(Durability::Full),
+            Target::Postgres(Durability::Normal),
+        ]),
+        Err(e) => eprintln!(
+            "SKIPPED PostgreSQL benchmarks: no PostgreSQL at {}: {e}",
+            pg_url()
+        ),
+    }
+    out
+}
+
+/// A store and what to clean up after it.
+struct Bench {
+    store: Option<Store>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<String>,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        if let Some(schema) = &self.schema
+            && let Ok(mut client) = postgres::Client::connect(&pg_url(), postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+impl Bench {
+    fn store(&self) -> &Store {
+        self.store.as_ref().expect("open store")
+    }
+}
+
+fn open(target: Target) -> Bench {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let bench = match target {
+        Target::Sqlite(durability) => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let options = OpenOptions {
+                durability,
+                ..OpenOptions::default()
+            };
+            let store = Store::open_sqlite(dir.path().join("bench.db"), &options).expect("open");
+            Bench {
+                store: Some(store),
+                _dir: Some(dir),
+                schema: None,
+            }
+        }
+        Target::Postgres(durability) => {
+            let schema = format!(
+                "vigil_bench_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut client =
+                postgres::Client::connect(&pg_url(), postgres::NoTls).expect("connect");
+            client
+                .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .expect("create schema");
+            let sep = if pg_url().contains('?') { '&' } else { '?' };
+            let url = format!("{}{sep}options=-c%20search_path%3D{schema}", pg_url());
+            let mut bench = Bench {
+                store: None,
+                _dir: None,
+                schema: Some(schema),
+            };
+            let options = OpenOptions {
+                durability,
+                ..OpenOptions::default()
+            };
+            bench.store = Some(Store::open_postgres(&url, &options).expect("open"));
+            bench
+        }
     };
-    let store = Store::open_sqlite(dir.path().join("bench.db"), &options).expect("open");
-    store
+    bench
+        .store()
         .apply_snapshot(
             &snapshot(0, instances("1.0.0", 100)),
             Timestamp::from_unix_millis(0),
         )
         .expect("seed");
-    (dir, store)
+    bench
 }
 
-const DURABILITY: [Durability; 2] = [Durability::Full, Durability::Normal];
-
-#[divan::bench(args = DURABILITY, sample_count = 40)]
-fn unchanged(bencher: Bencher, durability: Durability) {
-    let (_dir, store) = open(durability);
+#[divan::bench(args = targets(), sample_count = 40)]
+fn unchanged(bencher: Bencher, target: Target) {
+    let bench = open(target);
+    let store = bench.store();
     let seq = Cell::new(0u64);
     let same = instances("1.0.0", 100);
     bencher
@@ -111,9 +205,10 @@ fn unchanged(bencher: Bencher, durability: Durability) {
         });
 }
 
-#[divan::bench(args = DURABILITY, sample_count = 40)]
-fn pids_changed(bencher: Bencher, durability: Durability) {
-    let (_dir, store) = open(durability);
+#[divan::bench(args = targets(), sample_count = 40)]
+fn pids_changed(bencher: Bencher, target: Target) {
+    let bench = open(target);
+    let store = bench.store();
     let seq = Cell::new(0u64);
     let every_instance_loaded = |pid: u32| {
         let mut list = instances("1.0.0", pid);
@@ -137,9 +232,10 @@ fn pids_changed(bencher: Bencher, durability: Durability) {
         });
 }
 
-#[divan::bench(args = DURABILITY, sample_count = 20)]
-fn upgraded(bencher: Bencher, durability: Durability) {
-    let (_dir, store) = open(durability);
+#[divan::bench(args = targets(), sample_count = 20)]
+fn upgraded(bencher: Bencher, target: Target) {
+    let bench = open(target);
+    let store = bench.store();
     let seq = Cell::new(0u64);
     bencher
         .counter(ItemsCount::new(INSTANCES))

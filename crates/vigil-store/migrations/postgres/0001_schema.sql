@@ -80,12 +80,15 @@ CREATE TABLE component_instances (
     -- Meaningful only once gone (see containers.last_seen).
     last_seen       BIGINT  NOT NULL,
     gone_at         BIGINT
-);
+-- Room on each page for the new version of an updated row (evidence, pids), so updates stay
+-- heap-only and leave the indexes alone.
+) WITH (fillfactor = 85);
 -- One row per (host, container, component, path); NULL container = the host itself. The path
 -- enters the index by its MD5 so that paths longer than a B-tree entry (about 2.7 kB) still
--- store; rows are never looked up through this index by path.
+-- store; rows are never looked up through this index by path. Component before container:
+-- a snapshot looks up a host's instances of a set of components in one probe per component.
 CREATE UNIQUE INDEX component_instances_identity
-    ON component_instances (host_id, coalesce(container_ref, 0), component_id, md5(path));
+    ON component_instances (host_id, component_id, coalesce(container_ref, 0), md5(path));
 CREATE INDEX component_instances_by_component ON component_instances (component_id);
 CREATE INDEX component_instances_present ON component_instances (host_id) WHERE gone_at IS NULL;
 CREATE INDEX component_instances_gone ON component_instances (gone_at) WHERE gone_at IS NOT NULL;
