@@ -406,3 +406,39 @@ fn events_appended_by_replicas_are_read_without_gaps() {
         );
     }
 }
+
+/// The server calls the (blocking) store from an async runtime through `spawn_blocking`; the
+/// PostgreSQL driver runs its own small runtime inside, which must not clash with the caller's.
+#[test]
+fn the_store_works_from_an_async_runtimes_blocking_threads() {
+    for db in common::backends() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = Arc::new(db.open());
+        let hosts = runtime.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = Arc::clone(&store);
+                    tokio::task::spawn_blocking(move || {
+                        store
+                            .apply_snapshot(
+                                &full(&format!("async-{i}"), 1, common::many(20, "1.0.0")),
+                                at(i),
+                            )
+                            .map(|o| o.new.len())
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for t in tasks {
+                total += t.await.unwrap().unwrap();
+            }
+            total
+        });
+        assert_eq!(hosts, 160, "{}", db.name());
+        assert_eq!(store.hosts().unwrap().len(), 8);
+    }
+}
