@@ -12,16 +12,15 @@
 //! `synchronous = NORMAL`; PostgreSQL: `synchronous_commit = off`). Throughput is in instances
 //! per second; one iteration is one snapshot.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
 
+use std::cell::Cell;
+
+use common::{Bench, Target, targets};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use vigil_core::{Component, Ecosystem, Evidence};
-use vigil_store::{
-    ContainerInfo, Durability, HostInfo, InstanceInput, OpenOptions, Snapshot, SnapshotKind, Store,
-    Timestamp,
-};
+use vigil_store::{ContainerInfo, HostInfo, InstanceInput, Snapshot, SnapshotKind, Timestamp};
 
 const INSTANCES: usize = 2000;
 
@@ -78,103 +77,8 @@ fn snapshot(sequence: u64, instances: Vec<InstanceInput>) -> Snapshot {
     }
 }
 
-/// Where a benchmark's store lives.
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    Sqlite(Durability),
-    Postgres(Durability),
-}
-
-fn pg_url() -> String {
-    std::env::var("VIGIL_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Every target; the PostgreSQL ones only when a server answers.
-fn targets() -> Vec<Target> {
-    let mut out = vec![
-        Target::Sqlite(Durability::Full),
-        Target::Sqlite(Durability::Normal),
-    ];
-    match postgres::Client::connect(&pg_url(), postgres::NoTls) {
-        Ok(_) => out.extend([
-            Target::Postgres(Durability::Full),
-            Target::Postgres(Durability::Normal),
-        ]),
-        Err(e) => eprintln!(
-            "SKIPPED PostgreSQL benchmarks: no PostgreSQL at {}: {e}",
-            pg_url()
-        ),
-    }
-    out
-}
-
-/// A store and what to clean up after it.
-struct Bench {
-    store: Option<Store>,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<String>,
-}
-
-impl Drop for Bench {
-    fn drop(&mut self) {
-        drop(self.store.take());
-        if let Some(schema) = &self.schema
-            && let Ok(mut client) = postgres::Client::connect(&pg_url(), postgres::NoTls)
-        {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
-    }
-}
-
-impl Bench {
-    fn store(&self) -> &Store {
-        self.store.as_ref().expect("open store")
-    }
-}
-
 fn open(target: Target) -> Bench {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let bench = match target {
-        Target::Sqlite(durability) => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let options = OpenOptions {
-                durability,
-                ..OpenOptions::default()
-            };
-            let store = Store::open_sqlite(dir.path().join("bench.db"), &options).expect("open");
-            Bench {
-                store: Some(store),
-                _dir: Some(dir),
-                schema: None,
-            }
-        }
-        Target::Postgres(durability) => {
-            let schema = format!(
-                "vigil_bench_{}_{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            );
-            let mut client =
-                postgres::Client::connect(&pg_url(), postgres::NoTls).expect("connect");
-            client
-                .batch_execute(&format!("CREATE SCHEMA {schema}"))
-                .expect("create schema");
-            let sep = if pg_url().contains('?') { '&' } else { '?' };
-            let url = format!("{}{sep}options=-c%20search_path%3D{schema}", pg_url());
-            let mut bench = Bench {
-                store: None,
-                _dir: None,
-                schema: Some(schema),
-            };
-            let options = OpenOptions {
-                durability,
-                ..OpenOptions::default()
-            };
-            bench.store = Some(Store::open_postgres(&url, &options).expect("open"));
-            bench
-        }
-    };
+    let bench = common::open(target);
     bench
         .store()
         .apply_snapshot(
