@@ -310,7 +310,10 @@ impl Pool {
                 drop(state);
                 let healthy = !conn.client.is_closed()
                     && (conn.last_used.elapsed() < CHECK_AFTER_IDLE
-                        || conn.client.is_valid(self.wait).is_ok());
+                        || conn
+                            .client
+                            .is_valid(self.wait.max(Duration::from_secs(1)))
+                            .is_ok());
                 if healthy {
                     return Ok(conn);
                 }
