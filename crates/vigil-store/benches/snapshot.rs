@@ -1,4 +1,6 @@
-//! Ingest cost: `apply_snapshot` of a 2,000-instance host on a SQLite file
+//! Ingest cost: `apply_snapshot` of a 2,000-instance host on a SQLite file and, in the same run,
+//! on PostgreSQL when one answers (`VIGIL_TEST_PG`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; a schema of its own, dropped afterwards)
 //! (`cargo bench -p vigil-store --bench snapshot`).
 //!
 //! - `unchanged`: the agent's periodic full snapshot with nothing new — the common case, which
@@ -6,18 +8,19 @@
 //! - `pids_changed`: every instance's loading processes changed (2,000 row updates);
 //! - `upgraded`: every instance at a new version (2,000 new instances and windows, 2,000 gone).
 //!
-//! Each at `Durability::Full` (fsync per commit, the default) and `Normal`. Throughput is in
-//! instances per second; one iteration is one snapshot.
+//! Each at `Durability::Full` (fsync per commit, the default) and `Normal` (SQLite:
+//! `synchronous = NORMAL`; PostgreSQL: `synchronous_commit = off`). Throughput is in instances
+//! per second; one iteration is one snapshot.
+
+mod common;
 
 use std::cell::Cell;
 
+use common::{Bench, Target, targets};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use vigil_core::{Component, Ecosystem, Evidence};
-use vigil_store::{
-    ContainerInfo, Durability, HostInfo, InstanceInput, OpenOptions, Snapshot, SnapshotKind, Store,
-    Timestamp,
-};
+use vigil_store::{ContainerInfo, HostInfo, InstanceInput, Snapshot, SnapshotKind, Timestamp};
 
 const INSTANCES: usize = 2000;
 
@@ -74,27 +77,22 @@ fn snapshot(sequence: u64, instances: Vec<InstanceInput>) -> Snapshot {
     }
 }
 
-fn open(durability: Durability) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let options = OpenOptions {
-        durability,
-        ..OpenOptions::default()
-    };
-    let store = Store::open_sqlite(dir.path().join("bench.db"), &options).expect("open");
-    store
+fn open(target: Target) -> Bench {
+    let bench = common::open(target);
+    bench
+        .store()
         .apply_snapshot(
             &snapshot(0, instances("1.0.0", 100)),
             Timestamp::from_unix_millis(0),
         )
         .expect("seed");
-    (dir, store)
+    bench
 }
 
-const DURABILITY: [Durability; 2] = [Durability::Full, Durability::Normal];
-
-#[divan::bench(args = DURABILITY, sample_count = 40)]
-fn unchanged(bencher: Bencher, durability: Durability) {
-    let (_dir, store) = open(durability);
+#[divan::bench(args = targets(), sample_count = 40)]
+fn unchanged(bencher: Bencher, target: Target) {
+    let bench = open(target);
+    let store = bench.store();
     let seq = Cell::new(0u64);
     let same = instances("1.0.0", 100);
     bencher
@@ -111,9 +109,10 @@ fn unchanged(bencher: Bencher, durability: Durability) {
         });
 }
 
-#[divan::bench(args = DURABILITY, sample_count = 40)]
-fn pids_changed(bencher: Bencher, durability: Durability) {
-    let (_dir, store) = open(durability);
+#[divan::bench(args = targets(), sample_count = 40)]
+fn pids_changed(bencher: Bencher, target: Target) {
+    let bench = open(target);
+    let store = bench.store();
     let seq = Cell::new(0u64);
     let every_instance_loaded = |pid: u32| {
         let mut list = instances("1.0.0", pid);
@@ -137,9 +136,10 @@ fn pids_changed(bencher: Bencher, durability: Durability) {
         });
 }
 
-#[divan::bench(args = DURABILITY, sample_count = 20)]
-fn upgraded(bencher: Bencher, durability: Durability) {
-    let (_dir, store) = open(durability);
+#[divan::bench(args = targets(), sample_count = 20)]
+fn upgraded(bencher: Bencher, target: Target) {
+    let bench = open(target);
+    let store = bench.store();
     let seq = Cell::new(0u64);
     bencher
         .counter(ItemsCount::new(INSTANCES))

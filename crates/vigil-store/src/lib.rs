@@ -14,11 +14,13 @@
 //!
 //! ## Backends
 //!
-//! SQLite (bundled, embedded; the default) today. PostgreSQL lands as a second variant of the
-//! private backend enum behind the same methods: callers hold a [`Store`] and a [`WriteTx`] and
-//! never name a driver type — errors carry driver errors as opaque sources, parameters and
-//! results are plain Rust types, and [`Store::open`] picks the backend from the location. The
-//! interface is synchronous (blocking); async callers run it on a blocking thread.
+//! SQLite (bundled, embedded; the default) and PostgreSQL (`postgres://…`; several server
+//! replicas may share one database — see the `postgres` module docs for how each piece of work
+//! happens once), two variants of a private backend enum behind the same methods: callers hold
+//! a [`Store`] and a [`WriteTx`] and never name a driver type — errors carry driver errors as
+//! opaque sources, parameters and results are plain Rust types, and [`Store::open`] picks the
+//! backend from the location. The interface is synchronous (blocking); async callers run it on
+//! a blocking thread.
 //!
 //! ## Transactions
 //!
@@ -57,6 +59,7 @@ mod event;
 mod finding;
 mod inventory;
 mod outbox;
+mod postgres;
 mod query;
 mod sqlite;
 mod time;
@@ -105,7 +108,9 @@ pub enum Durability {
     Normal,
 }
 
-/// How to open a SQLite store.
+/// How to open a store. PostgreSQL uses `durability` (`Normal` turns `synchronous_commit`
+/// off), `busy_timeout` (lock waits, and the wait for a pooled connection) and
+/// `max_idle_connections` (the pool's size); its integrity is the server's business.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Check run at open (default [`IntegrityCheck::Quick`]).
@@ -125,6 +130,7 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// An open write transaction (see [`Store::write`]).
@@ -134,6 +140,7 @@ pub struct WriteTx<'a> {
 
 enum TxInner<'a> {
     Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a postgres::Tx),
 }
 
 impl std::fmt::Debug for Store {
@@ -146,13 +153,11 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens the store at `location`: a file path, `sqlite:PATH`, `sqlite::memory:` (or
-    /// `:memory:`). `postgres://…` is recognised and refused until that backend lands.
+    /// `:memory:`), or a PostgreSQL URL (`postgres://user@host:5432/db`; add
+    /// `?options=-c%20search_path%3DSCHEMA` to keep the store in a schema of its own).
     pub fn open(location: &str) -> Result<Store> {
         if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            return Err(StoreError::UnsupportedLocation {
-                location: location.to_owned(),
-                reason: "the PostgreSQL backend is not in this build yet",
-            });
+            return Store::open_postgres(location, &OpenOptions::default());
         }
         let path = location.strip_prefix("sqlite:").unwrap_or(location);
         let path = path.strip_prefix("//").unwrap_or(path);
@@ -177,6 +182,16 @@ impl Store {
         })
     }
 
+    /// Connects to PostgreSQL (a URL or a libpq `key=value` connection string), creates or
+    /// migrates the schema in the first schema of the connection's `search_path`, and keeps a
+    /// pool of connections. A schema from a newer vigil, or one holding another application's
+    /// tables, is refused.
+    pub fn open_postgres(url: &str, options: &OpenOptions) -> Result<Store> {
+        Ok(Store {
+            backend: Backend::Postgres(postgres::PgStore::open(url, options)?),
+        })
+    }
+
     /// A private in-memory SQLite store.
     pub fn open_in_memory() -> Result<Store> {
         Ok(Store {
@@ -188,6 +203,7 @@ impl Store {
     pub fn location(&self) -> String {
         match &self.backend {
             Backend::Sqlite(s) => s.location(),
+            Backend::Postgres(s) => s.location(),
         }
     }
 
@@ -195,6 +211,7 @@ impl Store {
     pub fn dialect(&self) -> Dialect {
         match &self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -202,6 +219,7 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64> {
         match &self.backend {
             Backend::Sqlite(s) => s.schema_version(),
+            Backend::Postgres(s) => s.schema_version(),
         }
     }
 
@@ -209,13 +227,16 @@ impl Store {
     pub fn supported_schema_version(&self) -> i64 {
         match &self.backend {
             Backend::Sqlite(_) => sqlite::latest_version(),
+            Backend::Postgres(_) => postgres::latest_version(),
         }
     }
 
-    /// A full integrity check (for SQLite `PRAGMA integrity_check`).
+    /// A full integrity check (for SQLite `PRAGMA integrity_check`; for PostgreSQL, that the
+    /// store answers and its schema is there).
     pub fn integrity_check(&self) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(s) => s.integrity_check(),
+            Backend::Postgres(s) => s.integrity_check(),
         }
     }
 
@@ -228,13 +249,23 @@ impl Store {
                     inner: TxInner::Sqlite(conn),
                 })
             }),
+            Backend::Postgres(s) => s.write(|tx| {
+                f(&mut WriteTx {
+                    inner: TxInner::Postgres(tx),
+                })
+            }),
         }
     }
 
-    /// Runs `f` on one consistent read snapshot.
-    fn read<T>(&self, sqlite: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+    /// Runs `sqlite` or `pg`, whichever fits the backend, on one consistent read snapshot.
+    fn read<T>(
+        &self,
+        sqlite: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+        pg: impl FnOnce(&postgres::Tx) -> Result<T>,
+    ) -> Result<T> {
         match &self.backend {
             Backend::Sqlite(s) => s.read(sqlite),
+            Backend::Postgres(s) => s.read(pg),
         }
     }
 
@@ -252,23 +283,29 @@ impl Store {
 
     /// A host by name.
     pub fn host(&self, name: &str) -> Result<Option<HostRecord>> {
-        self.read(|c| sqlite::host(c, name))
+        self.read(|c| sqlite::host(c, name), |t| postgres::host(t, name))
     }
 
     /// Every host, by name.
     pub fn hosts(&self) -> Result<Vec<HostRecord>> {
-        self.read(sqlite::hosts)
+        self.read(sqlite::hosts, postgres::hosts)
     }
 
     /// A component's row id, if any instance of it was ever stored.
     pub fn component_id(&self, component: &Component) -> Result<Option<ComponentId>> {
-        self.read(|c| sqlite::component_id(c, component))
+        self.read(
+            |c| sqlite::component_id(c, component),
+            |t| postgres::component_id(t, component),
+        )
     }
 
     /// Present instances, on every host, of the packages `keys` name (all versions). An
     /// advisory ecosystem without a release (`Debian`) covers every release (`Debian:12`).
     pub fn instances_for_keys(&self, keys: &[PackageKey]) -> Result<Vec<InstanceRecord>> {
-        self.read(|c| sqlite::instances_for_keys(c, keys))
+        self.read(
+            |c| sqlite::instances_for_keys(c, keys),
+            |t| postgres::instances_for_keys(t, keys),
+        )
     }
 
     /// Instances of one component on one entity (the host itself, or a container), present
@@ -279,7 +316,10 @@ impl Store {
         entity: Entity,
         include_gone: bool,
     ) -> Result<Vec<InstanceRecord>> {
-        self.read(|c| sqlite::component_instances(c, component, entity, include_gone))
+        self.read(
+            |c| sqlite::component_instances(c, component, entity, include_gone),
+            |t| postgres::component_instances(t, component, entity, include_gone),
+        )
     }
 
     /// Instances on one host, present only or with the gone ones.
@@ -288,13 +328,19 @@ impl Store {
         host: HostId,
         include_gone: bool,
     ) -> Result<Vec<InstanceRecord>> {
-        self.read(|c| sqlite::instances_on_host(c, host, include_gone))
+        self.read(
+            |c| sqlite::instances_on_host(c, host, include_gone),
+            |t| postgres::instances_on_host(t, host, include_gone),
+        )
     }
 
     /// Were we exposed, when, where: every instance ever stored of a package (optionally one
     /// version), present or gone, with its windows of presence.
     pub fn exposures(&self, key: &PackageKey, version: Option<&str>) -> Result<Vec<Exposure>> {
-        self.read(|c| sqlite::exposures(c, key, version))
+        self.read(
+            |c| sqlite::exposures(c, key, version),
+            |t| postgres::exposures(t, key, version),
+        )
     }
 
     /// Forgets (host, sequence) dedup entries applied before `before`, keeping each host's
@@ -302,6 +348,7 @@ impl Store {
     pub fn prune_ingest_log(&self, before: Timestamp) -> Result<u64> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::prune_ingest_log(c, before),
+            TxInner::Postgres(t) => postgres::prune_ingest_log(t, before),
         })
     }
 
@@ -318,18 +365,24 @@ impl Store {
 
     /// One advisory.
     pub fn advisory(&self, id: &str) -> Result<Option<AdvisoryRecord>> {
-        self.read(|c| sqlite::advisory(c, id))
+        self.read(|c| sqlite::advisory(c, id), |t| postgres::advisory(t, id))
     }
 
     /// Every advisory in id order, one at a time.
     pub fn for_each_advisory(&self, mut f: impl FnMut(AdvisoryRecord) -> Result<()>) -> Result<()> {
-        self.read(|c| sqlite::for_each_advisory(c, &mut f))
+        match &self.backend {
+            Backend::Sqlite(s) => s.read(|c| sqlite::for_each_advisory(c, &mut f)),
+            Backend::Postgres(s) => s.read(|t| postgres::for_each_advisory(t, &mut f)),
+        }
     }
 
     /// Ids of the advisories naming any of these packages (keys of components: the
     /// advisory's ecosystem must cover the key's).
     pub fn advisory_ids_for_keys(&self, keys: &[PackageKey]) -> Result<Vec<String>> {
-        self.read(|c| sqlite::advisory_ids_for_keys(c, keys))
+        self.read(
+            |c| sqlite::advisory_ids_for_keys(c, keys),
+            |t| postgres::advisory_ids_for_keys(t, keys),
+        )
     }
 
     /// Writes a blob (the persisted matcher, one per source).
@@ -339,7 +392,7 @@ impl Store {
 
     /// Reads a blob.
     pub fn get_blob(&self, key: &str) -> Result<Option<Blob>> {
-        self.read(|c| sqlite::get_blob(c, key))
+        self.read(|c| sqlite::get_blob(c, key), |t| postgres::get_blob(t, key))
     }
 
     /// Deletes a blob; whether it existed.
@@ -377,7 +430,7 @@ impl Store {
 
     /// One finding.
     pub fn finding(&self, id: FindingId) -> Result<Option<FindingRecord>> {
-        self.read(|c| sqlite::finding(c, id))
+        self.read(|c| sqlite::finding(c, id), |t| postgres::finding(t, id))
     }
 
     /// The finding for (advisory, component, entity).
@@ -387,24 +440,33 @@ impl Store {
         component_id: ComponentId,
         entity: Entity,
     ) -> Result<Option<FindingRecord>> {
-        self.read(|c| sqlite::find_finding(c, advisory_id, component_id, entity))
+        self.read(
+            |c| sqlite::find_finding(c, advisory_id, component_id, entity),
+            |t| postgres::find_finding(t, advisory_id, component_id, entity),
+        )
     }
 
     /// Findings matching a filter, in id order.
     pub fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>> {
-        self.read(|c| sqlite::list_findings(c, filter))
+        self.read(
+            |c| sqlite::list_findings(c, filter),
+            |t| postgres::list_findings(t, filter),
+        )
     }
 
     /// The timestamps of every finding that time-to-detect/acknowledge/resolve figures are
     /// computed from, in id order.
     pub fn finding_timings(&self) -> Result<Vec<FindingTiming>> {
-        self.read(sqlite::finding_timings)
+        self.read(sqlite::finding_timings, postgres::finding_timings)
     }
 
     /// Findings not `RESOLVED` whose component is gone from their entity since `cutoff` or
     /// earlier (auto-resolve candidates: pass `now - grace period`).
     pub fn findings_gone_since(&self, cutoff: Timestamp) -> Result<Vec<FindingRecord>> {
-        self.read(|c| sqlite::findings_gone_since(c, cutoff))
+        self.read(
+            |c| sqlite::findings_gone_since(c, cutoff),
+            |t| postgres::findings_gone_since(t, cutoff),
+        )
     }
 
     // ----- events -----
@@ -417,12 +479,15 @@ impl Store {
     /// Events with a sequence number above `after` (`EventSeq(0)`: from the start), oldest
     /// first, at most `limit`.
     pub fn events_since(&self, after: EventSeq, limit: usize) -> Result<Vec<StoredEvent>> {
-        self.read(|c| sqlite::events_since(c, after, limit))
+        self.read(
+            |c| sqlite::events_since(c, after, limit),
+            |t| postgres::events_since(t, after, limit),
+        )
     }
 
     /// The newest event's sequence number (`EventSeq(0)` when none).
     pub fn last_event_seq(&self) -> Result<EventSeq> {
-        self.read(sqlite::last_event_seq)
+        self.read(sqlite::last_event_seq, postgres::last_event_seq)
     }
 
     // ----- outbox -----
@@ -443,6 +508,7 @@ impl Store {
     ) -> Result<Vec<OutboxItem>> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::lease_due(c, owner, n, lease, now),
+            TxInner::Postgres(t) => postgres::lease_due(t, owner, n, lease, now),
         })
     }
 
@@ -450,6 +516,7 @@ impl Store {
     pub fn complete(&self, id: OutboxId, owner: &str, now: Timestamp) -> Result<bool> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::complete(c, id, owner, None, now),
+            TxInner::Postgres(t) => postgres::complete(t, id, owner, None, now),
         })
     }
 
@@ -464,6 +531,7 @@ impl Store {
     ) -> Result<bool> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::complete(c, id, owner, Some(result), now),
+            TxInner::Postgres(t) => postgres::complete(t, id, owner, Some(result), now),
         })
     }
 
@@ -478,6 +546,7 @@ impl Store {
     ) -> Result<bool> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::release(c, id, owner, not_before, now),
+            TxInner::Postgres(t) => postgres::release(t, id, owner, not_before, now),
         })
     }
 
@@ -486,12 +555,16 @@ impl Store {
     pub fn requeue(&self, id: OutboxId, now: Timestamp) -> Result<bool> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::requeue(c, id, now),
+            TxInner::Postgres(t) => postgres::requeue(t, id, now),
         })
     }
 
     /// The tasks with these idempotency keys, in the order asked; unknown keys are left out.
     pub fn outbox_by_keys(&self, keys: &[String]) -> Result<Vec<OutboxItem>> {
-        self.read(|c| sqlite::outbox_by_keys(c, keys))
+        self.read(
+            |c| sqlite::outbox_by_keys(c, keys),
+            |t| postgres::outbox_by_keys(t, keys),
+        )
     }
 
     /// Tasks newest first, of one status or all.
@@ -500,7 +573,10 @@ impl Store {
         status: Option<OutboxStatus>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>> {
-        self.read(|c| sqlite::list_outbox(c, status, limit))
+        self.read(
+            |c| sqlite::list_outbox(c, status, limit),
+            |t| postgres::list_outbox(t, status, limit),
+        )
     }
 
     /// Records a failed delivery; false when `owner` no longer holds the lease.
@@ -514,22 +590,29 @@ impl Store {
     ) -> Result<bool> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::fail(c, id, owner, error, retry, now),
+            TxInner::Postgres(t) => postgres::fail(t, id, owner, error, retry, now),
         })
     }
 
     /// Tasks per status.
     pub fn outbox_counts(&self) -> Result<OutboxCounts> {
-        self.read(sqlite::outbox_counts)
+        self.read(sqlite::outbox_counts, postgres::outbox_counts)
     }
 
     /// Tasks in one status (e.g. the dead ones), oldest first.
     pub fn outbox_items(&self, status: OutboxStatus, limit: usize) -> Result<Vec<OutboxItem>> {
-        self.read(|c| sqlite::outbox_items(c, status, limit))
+        self.read(
+            |c| sqlite::outbox_items(c, status, limit),
+            |t| postgres::outbox_items(t, status, limit),
+        )
     }
 
     /// One task.
     pub fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>> {
-        self.read(|c| sqlite::outbox_item(c, id))
+        self.read(
+            |c| sqlite::outbox_item(c, id),
+            |t| postgres::outbox_item(t, id),
+        )
     }
 
     // ----- tokens -----
@@ -538,19 +621,24 @@ impl Store {
     pub fn create_token(&self, name: &str, scopes: &[String], now: Timestamp) -> Result<NewToken> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::create_token(c, name, scopes, now),
+            TxInner::Postgres(t) => postgres::create_token(t, name, scopes, now),
         })
     }
 
     /// The live token whose secret this is (refreshing its `last_used_at`, at most once a
     /// minute); `None` for an unknown or revoked secret.
     pub fn verify_token(&self, secret: &str, now: Timestamp) -> Result<Option<TokenInfo>> {
-        let found = self.read(|c| sqlite::find_token(c, secret, now))?;
+        let found = self.read(
+            |c| sqlite::find_token(c, secret, now),
+            |t| postgres::find_token(t, secret, now),
+        )?;
         let Some((mut info, stale)) = found else {
             return Ok(None);
         };
         if stale {
             self.write(|tx| match tx.inner {
                 TxInner::Sqlite(c) => sqlite::touch_token(c, info.id, now),
+                TxInner::Postgres(t) => postgres::touch_token(t, info.id, now),
             })?;
             info.last_used_at = Some(now);
         }
@@ -561,17 +649,18 @@ impl Store {
     pub fn revoke_token(&self, id: TokenId, now: Timestamp) -> Result<bool> {
         self.write(|tx| match tx.inner {
             TxInner::Sqlite(c) => sqlite::revoke_token(c, id, now),
+            TxInner::Postgres(t) => postgres::revoke_token(t, id, now),
         })
     }
 
     /// Every token (never secrets).
     pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
-        self.read(sqlite::tokens)
+        self.read(sqlite::tokens, postgres::tokens)
     }
 
     /// One token.
     pub fn token(&self, id: TokenId) -> Result<Option<TokenInfo>> {
-        self.read(|c| sqlite::token(c, id))
+        self.read(|c| sqlite::token(c, id), |t| postgres::token(t, id))
     }
 
     // ----- query -----
@@ -580,7 +669,10 @@ impl Store {
     /// [`Store::dialect`]) with bound parameters; at most `max_rows` rows. Statements that
     /// could write are refused.
     pub fn query(&self, sql: &str, params: &[SqlValue], max_rows: usize) -> Result<QueryRows> {
-        self.read(|c| sqlite::query(c, sql, params, max_rows))
+        self.read(
+            |c| sqlite::query(c, sql, params, max_rows),
+            |t| postgres::query(t, sql, params, max_rows),
+        )
     }
 }
 
@@ -589,6 +681,7 @@ impl WriteTx<'_> {
     pub fn upsert_host(&mut self, host: &HostInfo, now: Timestamp) -> Result<HostId> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::upsert_host(c, host, now),
+            TxInner::Postgres(t) => postgres::upsert_host(t, host, now),
         }
     }
 
@@ -603,6 +696,7 @@ impl WriteTx<'_> {
     ) -> Result<SnapshotOutcome> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::apply_snapshot(c, snapshot, now),
+            TxInner::Postgres(t) => postgres::apply_snapshot(t, snapshot, now),
         }
     }
 
@@ -615,6 +709,7 @@ impl WriteTx<'_> {
     ) -> Result<PutAdvisories> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::put_advisories(c, advisories, now),
+            TxInner::Postgres(t) => postgres::put_advisories(t, advisories, now),
         }
     }
 
@@ -622,6 +717,7 @@ impl WriteTx<'_> {
     pub fn put_blob(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<()> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::put_blob(c, key, bytes, now),
+            TxInner::Postgres(t) => postgres::put_blob(t, key, bytes, now),
         }
     }
 
@@ -629,6 +725,7 @@ impl WriteTx<'_> {
     pub fn delete_blob(&mut self, key: &str) -> Result<bool> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::delete_blob(c, key),
+            TxInner::Postgres(t) => postgres::delete_blob(t, key),
         }
     }
 
@@ -641,6 +738,7 @@ impl WriteTx<'_> {
     ) -> Result<FindingUpsert> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::upsert_finding(c, input, now),
+            TxInner::Postgres(t) => postgres::upsert_finding(t, input, now),
         }
     }
 
@@ -657,6 +755,7 @@ impl WriteTx<'_> {
     ) -> Result<Option<StatusChange>> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::set_finding_status(c, id, status, mute_reason, now),
+            TxInner::Postgres(t) => postgres::set_finding_status(t, id, status, mute_reason, now),
         }
     }
 
@@ -669,6 +768,7 @@ impl WriteTx<'_> {
     ) -> Result<bool> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::set_finding_owner(c, id, team, now),
+            TxInner::Postgres(t) => postgres::set_finding_owner(t, id, team, now),
         }
     }
 
@@ -682,6 +782,9 @@ impl WriteTx<'_> {
     ) -> Result<Vec<InstanceRecord>> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::component_instances(c, component, entity, include_gone),
+            TxInner::Postgres(t) => {
+                postgres::component_instances(t, component, entity, include_gone)
+            }
         }
     }
 
@@ -689,6 +792,7 @@ impl WriteTx<'_> {
     pub fn finding(&mut self, id: FindingId) -> Result<Option<FindingRecord>> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::finding(c, id),
+            TxInner::Postgres(t) => postgres::finding(t, id),
         }
     }
 
@@ -701,6 +805,7 @@ impl WriteTx<'_> {
     ) -> Result<Option<FindingRecord>> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::find_finding(c, advisory_id, component_id, entity),
+            TxInner::Postgres(t) => postgres::find_finding(t, advisory_id, component_id, entity),
         }
     }
 
@@ -708,6 +813,7 @@ impl WriteTx<'_> {
     pub fn append_event(&mut self, event: &EventInput) -> Result<AppendedEvent> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::append_event(c, event),
+            TxInner::Postgres(t) => postgres::append_event(t, event),
         }
     }
 
@@ -715,6 +821,7 @@ impl WriteTx<'_> {
     pub fn enqueue(&mut self, task: &OutboxInput, now: Timestamp) -> Result<Enqueued> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::enqueue(c, task, now),
+            TxInner::Postgres(t) => postgres::enqueue(t, task, now),
         }
     }
 }

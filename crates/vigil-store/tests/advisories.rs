@@ -5,7 +5,7 @@ mod common;
 use common::at;
 use vigil_core::Ecosystem;
 use vigil_core::osv::OsvRecord;
-use vigil_store::{AdvisoryInput, AdvisoryKind, PackageKey, SqlValue, Store};
+use vigil_store::{AdvisoryInput, AdvisoryKind, PackageKey, SqlValue};
 
 fn record(id: &str, modified: &str, packages: &[(&str, &str)]) -> OsvRecord {
     let affected: Vec<_> = packages
@@ -40,91 +40,93 @@ fn input(record: &OsvRecord) -> AdvisoryInput<'_> {
 
 #[test]
 fn put_advisories_reports_inserted_updated_unchanged() {
-    let store = Store::open_in_memory().unwrap();
-    let a = record(
-        "MAL-1",
-        "2025-09-16T00:00:00Z",
-        &[("npm", "@ctrl/tinycolor")],
-    );
-    let b = record(
-        "MAL-2",
-        "2025-09-16T00:00:00Z",
-        &[("PyPI", "Evil_Pkg"), ("npm", "evil")],
-    );
-    let first = store
-        .put_advisories(&[input(&a), input(&b)], at(0))
-        .unwrap();
-    assert_eq!(first.inserted, vec!["MAL-1", "MAL-2"]);
+    common::each(|_db, store| {
+        let a = record(
+            "MAL-1",
+            "2025-09-16T00:00:00Z",
+            &[("npm", "@ctrl/tinycolor")],
+        );
+        let b = record(
+            "MAL-2",
+            "2025-09-16T00:00:00Z",
+            &[("PyPI", "Evil_Pkg"), ("npm", "evil")],
+        );
+        let first = store
+            .put_advisories(&[input(&a), input(&b)], at(0))
+            .unwrap();
+        assert_eq!(first.inserted, vec!["MAL-1", "MAL-2"]);
 
-    let a2 = record(
-        "MAL-1",
-        "2025-09-17T00:00:00Z",
-        &[("npm", "@ctrl/tinycolor")],
-    );
-    let second = store
-        .put_advisories(&[input(&a2), input(&b)], at(10))
-        .unwrap();
-    assert_eq!(second.updated, vec!["MAL-1"]);
-    assert_eq!(second.unchanged, 1);
-    assert!(second.inserted.is_empty());
+        let a2 = record(
+            "MAL-1",
+            "2025-09-17T00:00:00Z",
+            &[("npm", "@ctrl/tinycolor")],
+        );
+        let second = store
+            .put_advisories(&[input(&a2), input(&b)], at(10))
+            .unwrap();
+        assert_eq!(second.updated, vec!["MAL-1"]);
+        assert_eq!(second.unchanged, 1);
+        assert!(second.inserted.is_empty());
 
-    let stored = store.advisory("MAL-1").unwrap().unwrap();
-    assert_eq!(stored.record, a2);
-    assert_eq!(stored.kind, AdvisoryKind::Malicious);
-    assert_eq!((stored.imported_at, stored.updated_at), (at(0), at(10)));
-    assert!(store.advisory("MAL-404").unwrap().is_none());
+        let stored = store.advisory("MAL-1").unwrap().unwrap();
+        assert_eq!(stored.record, a2);
+        assert_eq!(stored.kind, AdvisoryKind::Malicious);
+        assert_eq!((stored.imported_at, stored.updated_at), (at(0), at(10)));
+        assert!(store.advisory("MAL-404").unwrap().is_none());
 
-    let key = PackageKey::new(Ecosystem::parse("PyPI"), "evil-pkg");
-    assert_eq!(store.advisory_ids_for_keys(&[key]).unwrap(), vec!["MAL-2"]);
-    let mut seen = Vec::new();
-    store
-        .for_each_advisory(|a| {
-            seen.push(a.record.id);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(seen, ["MAL-1", "MAL-2"]);
+        let key = PackageKey::new(Ecosystem::parse("PyPI"), "evil-pkg");
+        assert_eq!(store.advisory_ids_for_keys(&[key]).unwrap(), vec!["MAL-2"]);
+        let mut seen = Vec::new();
+        store
+            .for_each_advisory(|a| {
+                seen.push(a.record.id);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, ["MAL-1", "MAL-2"]);
 
-    let rows = store
-        .query(
-            r#"SELECT "id", "ecosystem", "name", "cwes", "kind", "modified", "versions"
+        let rows = store
+            .query(
+                r#"SELECT "id", "ecosystem", "name", "cwes", "kind", "modified", "versions"
                FROM q_advisories ORDER BY "id", "name""#,
-            &[],
-            10,
-        )
-        .unwrap();
-    assert_eq!(rows.rows.len(), 3);
-    assert_eq!(rows.rows[0][3], SqlValue::Text(r#"["CWE-506"]"#.into()));
-    assert_eq!(
-        rows.rows[0][5],
-        SqlValue::Integer(
-            vigil_store::Timestamp::parse_rfc3339("2025-09-17T00:00:00Z")
-                .unwrap()
-                .unix_nanos()
-        )
-    );
-    assert_eq!(rows.rows[1][2], SqlValue::Text("Evil_Pkg".into()));
-    assert_eq!(
-        rows.rows[1][6],
-        SqlValue::Text(r#"["1.0.0","1.0.1"]"#.into())
-    );
+                &[],
+                10,
+            )
+            .unwrap();
+        assert_eq!(rows.rows.len(), 3);
+        assert_eq!(rows.rows[0][3], SqlValue::Text(r#"["CWE-506"]"#.into()));
+        assert_eq!(
+            rows.rows[0][5],
+            SqlValue::Integer(
+                vigil_store::Timestamp::parse_rfc3339("2025-09-17T00:00:00Z")
+                    .unwrap()
+                    .unix_nanos()
+            )
+        );
+        assert_eq!(rows.rows[1][2], SqlValue::Text("Evil_Pkg".into()));
+        assert_eq!(
+            rows.rows[1][6],
+            SqlValue::Text(r#"["1.0.0","1.0.1"]"#.into())
+        );
+    });
 }
 
 #[test]
 fn blobs_round_trip() {
-    let store = Store::open_in_memory().unwrap();
-    assert!(store.get_blob("matcher/ossf").unwrap().is_none());
-    let bytes: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
-    store.put_blob("matcher/ossf", &bytes, at(1)).unwrap();
-    store.put_blob("matcher/ossf", &bytes[..10], at(2)).unwrap();
-    let blob = store.get_blob("matcher/ossf").unwrap().unwrap();
-    assert_eq!(blob.bytes, &bytes[..10]);
-    assert_eq!(blob.updated_at, at(2));
-    store.put_blob("empty", &[], at(3)).unwrap();
-    assert_eq!(
-        store.get_blob("empty").unwrap().unwrap().bytes,
-        Vec::<u8>::new()
-    );
-    assert!(store.delete_blob("empty").unwrap());
-    assert!(!store.delete_blob("empty").unwrap());
+    common::each(|_db, store| {
+        assert!(store.get_blob("matcher/ossf").unwrap().is_none());
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+        store.put_blob("matcher/ossf", &bytes, at(1)).unwrap();
+        store.put_blob("matcher/ossf", &bytes[..10], at(2)).unwrap();
+        let blob = store.get_blob("matcher/ossf").unwrap().unwrap();
+        assert_eq!(blob.bytes, &bytes[..10]);
+        assert_eq!(blob.updated_at, at(2));
+        store.put_blob("empty", &[], at(3)).unwrap();
+        assert_eq!(
+            store.get_blob("empty").unwrap().unwrap().bytes,
+            Vec::<u8>::new()
+        );
+        assert!(store.delete_blob("empty").unwrap());
+        assert!(!store.delete_blob("empty").unwrap());
+    });
 }

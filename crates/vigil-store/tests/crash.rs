@@ -15,11 +15,16 @@ use serde_json::Map;
 use vigil_store::{EventInput, EventSeq, OpenOptions, SqlValue, Store};
 
 const CHILD_ENV: &str = "VIGIL_STORE_CRASH_WRITER";
+const CHILD_KIND_ENV: &str = "VIGIL_STORE_CRASH_WRITER_KIND";
 
 /// The writer: snapshots with churn, each committed together with one event; prints each
-/// committed sequence number.
-fn writer(path: &str) {
-    let store = Store::open_sqlite(path, &OpenOptions::default()).expect("writer opens");
+/// committed sequence number. Full durability: an acknowledged commit must survive.
+fn writer(kind: common::Kind, location: &str) {
+    let store = match kind {
+        common::Kind::Sqlite => Store::open_sqlite(location, &OpenOptions::default()),
+        common::Kind::Postgres => Store::open_postgres(location, &OpenOptions::default()),
+    }
+    .expect("writer opens");
     let start = store
         .host("crash-host")
         .expect("read host")
@@ -48,72 +53,78 @@ fn writer(path: &str) {
 
 #[test]
 fn survives_sigkill_during_writes() {
-    if let Ok(path) = std::env::var(CHILD_ENV) {
-        writer(&path);
+    if let Ok(location) = std::env::var(CHILD_ENV) {
+        let kind = match std::env::var(CHILD_KIND_ENV).as_deref() {
+            Ok("postgres") => common::Kind::Postgres,
+            _ => common::Kind::Sqlite,
+        };
+        writer(kind, &location);
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash.db");
-    drop(Store::open_sqlite(&path, &OpenOptions::default()).unwrap());
-    let exe = std::env::current_exe().unwrap();
-    for round in 0..6u64 {
-        let mut child = Command::new(&exe)
-            .args([
-                "survives_sigkill_during_writes",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(seq) = line.trim().parse::<u64>() {
-                    let _ = tx.send(seq);
+    for db in common::backends() {
+        drop(db.open());
+        let path = &db.location;
+        let exe = std::env::current_exe().unwrap();
+        for round in 0..6u64 {
+            let mut child = Command::new(&exe)
+                .args([
+                    "survives_sigkill_during_writes",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_ENV, path)
+                .env(CHILD_KIND_ENV, db.name())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let (tx, rx) = mpsc::channel();
+            let reader = std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Ok(seq) = line.trim().parse::<u64>() {
+                        let _ = tx.send(seq);
+                    }
                 }
+            });
+            // Wait for a few commits, then kill at a moment that varies by round.
+            let mut acknowledged = 0;
+            while acknowledged < 3 {
+                acknowledged = rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("writer commits");
             }
-        });
-        // Wait for a few commits, then kill at a moment that varies by round.
-        let mut acknowledged = 0;
-        while acknowledged < 3 {
+            std::thread::sleep(Duration::from_millis(7 + round * 13));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            reader.join().unwrap();
             acknowledged = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("writer commits");
-        }
-        std::thread::sleep(Duration::from_millis(7 + round * 13));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        acknowledged = rx
-            .try_iter()
-            .last()
-            .unwrap_or(acknowledged)
-            .max(acknowledged);
+                .try_iter()
+                .last()
+                .unwrap_or(acknowledged)
+                .max(acknowledged);
 
-        let store = Store::open_sqlite(&path, &OpenOptions::default())
-            .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        store.integrity_check().unwrap();
-        let host = store.host("crash-host").unwrap().unwrap();
-        let last = host.last_sequence.unwrap();
-        assert!(
-            last >= acknowledged,
-            "round {round}: acknowledged {acknowledged}, stored {last}"
-        );
-        // Every snapshot and its event committed together: as many events as applied snapshots.
-        let snapshots = store
-            .query("SELECT count(*) FROM ingest_log", &[], 1)
-            .unwrap()
-            .rows[0][0]
-            .clone();
-        let events = store.events_since(EventSeq(0), 1_000_000).unwrap().len() as i64;
-        assert_eq!(snapshots, SqlValue::Integer(events), "round {round}");
-        // Each present instance has exactly one open window.
-        let open = store
+            let store = db
+                .try_open()
+                .unwrap_or_else(|e| panic!("{} round {round}: {e}", db.name()));
+            store.integrity_check().unwrap();
+            let host = store.host("crash-host").unwrap().unwrap();
+            let last = host.last_sequence.unwrap();
+            assert!(
+                last >= acknowledged,
+                "round {round}: acknowledged {acknowledged}, stored {last}"
+            );
+            // Every snapshot and its event committed together: as many events as applied snapshots.
+            let snapshots = store
+                .query("SELECT count(*) FROM ingest_log", &[], 1)
+                .unwrap()
+                .rows[0][0]
+                .clone();
+            let events = store.events_since(EventSeq(0), 1_000_000).unwrap().len() as i64;
+            assert_eq!(snapshots, SqlValue::Integer(events), "round {round}");
+            // Each present instance has exactly one open window.
+            let open = store
             .query(
                 "SELECT count(*) FROM component_instances ci
                  WHERE ci.gone_at IS NULL AND
@@ -122,6 +133,7 @@ fn survives_sigkill_during_writes() {
                 1,
             )
             .unwrap();
-        assert_eq!(open.rows[0][0], SqlValue::Integer(0), "round {round}");
+            assert_eq!(open.rows[0][0], SqlValue::Integer(0), "round {round}");
+        }
     }
 }

@@ -42,21 +42,22 @@ fn migrates_an_empty_file_and_reopens() {
 
 #[test]
 fn every_migration_is_recorded_once() {
-    let (_dir, store) = common::temp_store();
-    let rows = store
-        .query(
-            "SELECT version, name FROM schema_migrations ORDER BY version",
-            &[],
-            100,
-        )
-        .unwrap();
-    let versions: Vec<_> = rows.rows.iter().map(|r| r[0].clone()).collect();
-    assert_eq!(
-        versions,
-        (1..=store.supported_schema_version())
-            .map(vigil_store::SqlValue::Integer)
-            .collect::<Vec<_>>()
-    );
+    common::each(|_db, store| {
+        let rows = store
+            .query(
+                "SELECT version, name FROM schema_migrations ORDER BY version",
+                &[],
+                100,
+            )
+            .unwrap();
+        let versions: Vec<_> = rows.rows.iter().map(|r| r[0].clone()).collect();
+        assert_eq!(
+            versions,
+            (1..=store.supported_schema_version())
+                .map(vigil_store::SqlValue::Integer)
+                .collect::<Vec<_>>()
+        );
+    });
 }
 
 #[test]
@@ -169,11 +170,14 @@ fn open_understands_locations() {
         memory.supported_schema_version()
     );
 
-    let err = Store::open("postgres://localhost/test").unwrap_err();
-    assert!(
-        matches!(err, StoreError::UnsupportedLocation { .. }),
-        "{err:?}"
-    );
+    // A PostgreSQL URL selects that backend; nothing listens on port 1. The message names the
+    // server, never the password.
+    let err = Store::open("postgres://vigil:s3cret@127.0.0.1:1/test").unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+    assert!(Store::open("postgresql://[::1/x").is_err());
     assert!(Store::open("sqlite:").is_err());
 }
 
@@ -196,5 +200,110 @@ fn two_stores_open_one_fresh_file_at_once() {
     assert_eq!(
         store.schema_version().unwrap(),
         store.supported_schema_version()
+    );
+}
+
+#[test]
+fn several_processes_open_one_fresh_postgres_schema_at_once() {
+    let Some(db) = common::TestDb::postgres() else {
+        return;
+    };
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let location = db.location.clone();
+            std::thread::spawn(move || common::open_at(common::Kind::Postgres, &location).map(drop))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let store = db.open();
+    assert_eq!(store.dialect(), vigil_store::Dialect::Postgres);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        store.supported_schema_version()
+    );
+    store.integrity_check().unwrap();
+    assert!(!store.location().contains("password"));
+}
+
+#[test]
+fn a_postgres_store_reopens_with_its_data() {
+    let Some(db) = common::TestDb::postgres() else {
+        return;
+    };
+    let store = db.open();
+    store
+        .upsert_host(&common::host("web-1"), common::at(0))
+        .unwrap();
+    drop(store);
+    let store = db.open();
+    assert_eq!(store.hosts().unwrap().len(), 1);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        store.supported_schema_version()
+    );
+}
+
+#[test]
+fn refuses_a_postgres_schema_from_a_newer_vigil() {
+    let Some(db) = common::TestDb::postgres() else {
+        return;
+    };
+    drop(db.open());
+    db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+        .unwrap();
+    let err = db.try_open().unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 999, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("999") && message.contains("newer"),
+        "{message}"
+    );
+    assert!(message.contains("127.0.0.1"), "{message}");
+}
+
+#[test]
+fn refuses_a_postgres_schema_of_another_application() {
+    let Some(db) = common::TestDb::postgres() else {
+        return;
+    };
+    db.raw("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi')")
+        .unwrap();
+    let err = db.try_open().unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnsupportedLocation { .. }),
+        "{err:?}"
+    );
+    // Another tool's `schema_migrations` is not ours either.
+    let Some(other) = common::TestDb::postgres() else {
+        return;
+    };
+    other
+        .raw("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, dirty BOOLEAN)")
+        .unwrap();
+    let err = other.try_open().unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnsupportedLocation { .. }),
+        "{err:?}"
+    );
+    // And nothing was added to either.
+    db.raw("DO $$ BEGIN IF (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()) <> 1 THEN RAISE EXCEPTION 'tables added'; END IF; END $$")
+        .unwrap();
+}
+
+#[test]
+fn refuses_a_search_path_naming_no_schema() {
+    if !common::pg_available() {
+        return;
+    }
+    let location = common::with_schema(&common::pg_url(), "vigil_no_such_schema_here");
+    let err = common::open_at(common::Kind::Postgres, &location).unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnsupportedLocation { .. }),
+        "{err:?}"
     );
 }

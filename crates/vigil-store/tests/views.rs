@@ -1,7 +1,17 @@
 //! The query-view contract: one view per data object, columns named like the query fields.
-//! This table is the contract the query crate compiles against; change both together.
+//! This table is the contract the query crate compiles against; change both together. On
+//! PostgreSQL the column types are checked against the catalogue too, and on both backends
+//! queries compiled by vigil-query run on real store data and agree.
 
-use vigil_store::Store;
+mod common;
+
+use common::{at, full, instance};
+use serde_json::{Map, json};
+use vigil_query::catalog;
+use vigil_query::sql::{CompileOptions, Dialect as QueryDialect, SqlParam, compile};
+use vigil_store::{
+    ContainerInfo, Dialect, Entity, EventInput, FindingInput, FindingStatus, SqlValue, Store,
+};
 
 const CONTRACT: &[(&str, &[&str])] = &[
     (
@@ -156,11 +166,222 @@ const CONTRACT: &[(&str, &[&str])] = &[
 
 #[test]
 fn every_view_has_exactly_the_contract_columns() {
-    let store = Store::open_in_memory().unwrap();
-    for (view, columns) in CONTRACT {
+    common::each(|_db, store| {
+        for (view, columns) in CONTRACT {
+            let rows = store
+                .query(&format!("SELECT * FROM \"{view}\" LIMIT 0"), &[], 0)
+                .unwrap_or_else(|e| panic!("{view}: {e}"));
+            assert_eq!(rows.columns, *columns, "{view}");
+        }
+    });
+}
+
+#[test]
+fn postgres_views_have_the_catalogue_types() {
+    let Some(db) = common::TestDb::postgres() else {
+        return;
+    };
+    let store = db.open();
+    for object in catalog::OBJECTS {
         let rows = store
-            .query(&format!("SELECT * FROM \"{view}\" LIMIT 0"), &[], 0)
-            .unwrap_or_else(|e| panic!("{view}: {e}"));
-        assert_eq!(rows.columns, *columns, "{view}");
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
+                 FROM pg_attribute a
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+                 ORDER BY a.attnum",
+                &[SqlValue::Text(object.view.into())],
+                1000,
+            )
+            .unwrap();
+        let got: Vec<(String, String)> = rows
+            .rows
+            .iter()
+            .map(|r| match (&r[0], &r[1]) {
+                (SqlValue::Text(n), SqlValue::Text(t)) => (n.clone(), t.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let want: Vec<(String, String)> = object
+            .fields
+            .iter()
+            .map(|f| (f.name.to_owned(), f.ty.postgres_type().to_owned()))
+            .collect();
+        assert_eq!(got, want, "{}", object.view);
+    }
+}
+
+/// The same small estate on any store.
+fn seed(store: &Store) {
+    let mut loaded = instance("npm", "debug", "4.4.2", "/app/node_modules/debug");
+    loaded.pids = vec![42, 7];
+    loaded.container_id = Some("c1".into());
+    let mut dev = instance("npm", "chalk", "5.6.1", "/app/node_modules/chalk");
+    dev.dev = true;
+    let mut snapshot = full(
+        "web-1",
+        1,
+        vec![
+            loaded,
+            dev,
+            instance("PyPI", "Flask", "3.0.0", "/usr/lib/python3/flask"),
+        ],
+    );
+    snapshot.containers = vec![ContainerInfo {
+        id: "c1".into(),
+        image: Some("api:1".into()),
+        k8s_namespace: Some("payments".into()),
+        ..ContainerInfo::default()
+    }];
+    let outcome = store.apply_snapshot(&snapshot, at(0)).expect("seed");
+    store
+        .apply_snapshot(
+            &full(
+                "web-2",
+                1,
+                vec![instance("npm", "debug", "4.3.4", "/srv/debug")],
+            ),
+            at(5),
+        )
+        .expect("seed");
+    let debug = outcome
+        .new
+        .iter()
+        .find(|i| i.component.name.as_str() == "debug")
+        .expect("seed");
+    let container = debug.container.as_ref().expect("seed").key;
+    let finding = store
+        .upsert_finding(
+            &FindingInput {
+                advisory_id: "MAL-2025-47141".into(),
+                aliases: vec!["GHSA-aaaa-bbbb-cccc".into()],
+                component_id: debug.component_id,
+                entity: Entity::Container(container),
+                risk_score: 9.5,
+                risk_level: "CRITICAL".into(),
+                evidence: debug.evidence,
+                locations: vec![debug.path.clone()],
+                pids: debug.pids.clone(),
+            },
+            at(10),
+        )
+        .expect("seed")
+        .finding;
+    store
+        .set_finding_status(finding.id, FindingStatus::Acknowledged, None, at(20))
+        .expect("seed");
+    let Ok(serde_json::Value::Object(payload)) = serde_json::to_value(json!({
+        "finding.status": "NEW",
+        "vulnerability.id": "MAL-2025-47141",
+        "vulnerability.references.cwe": ["CWE-506"],
+        "vulnerability.risk.score": 9.5,
+        "process.pids": [7, 42],
+        "host.name": "web-1",
+    })) else {
+        panic!("object")
+    };
+    store
+        .append_event(&EventInput {
+            timestamp: at(10),
+            event_type: "VULNERABILITY_FINDING".into(),
+            finding_id: Some(finding.id),
+            payload,
+        })
+        .expect("seed");
+    store
+        .append_event(&EventInput {
+            timestamp: at(11),
+            event_type: "OTHER".into(),
+            finding_id: None,
+            payload: Map::new(),
+        })
+        .expect("seed");
+}
+
+const QUERIES: &[&str] = &[
+    "fetch software_components | sort name, host.name | fields name, version, host.name, dev, process.pids, container.id, first_seen",
+    "fetch software_components | filter dev | fields name",
+    "fetch software_components | filter contains(name, \"deb\") and isNotNull(container.id) | fields k8s.namespace.name, container.image, evidence",
+    "fetch software_components | summarize n = count(), by: {ecosystem} | sort ecosystem",
+    "fetch hosts | sort host.name | fields host.name, os.name, last_seen",
+    "fetch containers | fields container.id, container.image, host.name",
+    "fetch findings | fields finding.status, vulnerability.id, vulnerability.aliases, vulnerability.risk.score, process.pids, locations, affected_entity.type, affected_entity.id, acknowledged_at, resolved_at",
+    "fetch security.events | sort timestamp | fields event.type, vulnerability.references.cwe, vulnerability.risk.score, process.pids, host.name",
+    "fetch software_components | filter last_seen >= now() - 1h | fields name",
+];
+
+fn run(store: &Store, query: &str) -> serde_json::Value {
+    let plan = vigil_query::prepare(query).unwrap_or_else(|e| panic!("{query}: {e:?}"));
+    let dialect = match store.dialect() {
+        Dialect::Sqlite => QueryDialect::Sqlite,
+        Dialect::Postgres => QueryDialect::Postgres,
+    };
+    let options = CompileOptions {
+        dialect,
+        now: at(30).unix_nanos(),
+        default_limit: 1000,
+    };
+    let compiled = compile(&plan, &options).expect("compiles");
+    let params: Vec<SqlValue> = compiled
+        .params
+        .iter()
+        .map(|p| match p {
+            SqlParam::Integer(n) => SqlValue::Integer(*n),
+            SqlParam::Real(x) => SqlValue::Real(*x),
+            SqlParam::Text(s) => SqlValue::Text(s.clone()),
+            SqlParam::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        })
+        .collect();
+    let rows = store
+        .query(&compiled.sql, &params, 10_000)
+        .unwrap_or_else(|e| panic!("{query}: {e}\n{}", compiled.sql));
+    let rows = rows
+        .rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|cell| match cell {
+                    SqlValue::Null => vigil_query::SqlValue::Null,
+                    SqlValue::Integer(n) => vigil_query::SqlValue::Integer(n),
+                    SqlValue::Real(x) => vigil_query::SqlValue::Real(x),
+                    SqlValue::Text(t) => vigil_query::SqlValue::Text(t),
+                    SqlValue::Blob(b) => panic!("{query}: blob {b:?}"),
+                })
+                .collect()
+        })
+        .collect();
+    compiled
+        .decode(rows)
+        .unwrap_or_else(|e| panic!("{query}: {e:?}"))
+        .to_json()
+}
+
+#[test]
+fn compiled_queries_run_on_the_store_and_agree_across_backends() {
+    let results: Vec<(String, Vec<serde_json::Value>)> = common::backends()
+        .iter()
+        .map(|db| {
+            let store = db.open();
+            seed(&store);
+            (
+                db.name().to_owned(),
+                QUERIES.iter().map(|q| run(&store, q)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), 1 + usize::from(common::pg_available()));
+    let (_, sqlite) = &results[0];
+    // Spot checks on SQLite (the reference), then every backend agrees with it.
+    assert_eq!(sqlite[1]["records"], json!([{"name": "chalk"}]));
+    assert_eq!(
+        sqlite[6]["records"][0]["process.pids"],
+        json!([7, 42]),
+        "{}",
+        sqlite[6]
+    );
+    assert_eq!(sqlite[8]["records"].as_array().map(Vec::len), Some(4));
+    for (name, got) in &results[1..] {
+        for ((query, want), got) in QUERIES.iter().zip(sqlite).zip(got) {
+            assert_eq!(got, want, "{name}: {query}");
+        }
     }
 }
