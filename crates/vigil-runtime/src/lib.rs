@@ -14,14 +14,15 @@
 //! - [`sockets`]: listening and connected TCP sockets, joined to processes by socket inode;
 //! - [`loaded`]: files a process has mapped (`maps`) or open (`fd`) now;
 //! - [`owner`]: path → owning package (`node_modules`, `site-packages` via `RECORD`, jars),
-//!   behind a [`PackageMetadata`] seam that `vigil-inventory`'s parsers will fill;
+//!   behind a [`PackageMetadata`] seam; [`metadata`] fills it with `vigil-inventory`'s
+//!   parsers, so a package has one identity whether a process or the disk scan finds it;
 //! - [`watcher`]: fanotify `FAN_OPEN` marks catching packages opened and closed between
 //!   sweeps (pure-Python imports, `require`), per process, with bounded memory;
 //! - [`kind`]: which language runtime a process is;
 //! - [`users`]: uid → name from the process's own `/etc/passwd`.
 //!
 //! What does **not** live here: reading package databases and lockfiles on disk (that is
-//! `vigil-inventory`), matching against advisories (`vigil-intel`), storing or reporting.
+//! `vigil-inventory`, whose parsers this crate calls rather than copies), matching against advisories (`vigil-intel`), storing or reporting.
 //!
 //! Safety: everything is read-only. No ptrace, no signals, no writes under `/proc`. Processes
 //! vanishing mid-read are normal and never errors.
@@ -31,6 +32,7 @@ pub mod discovery;
 pub mod error;
 pub mod kind;
 pub mod loaded;
+pub mod metadata;
 pub mod owner;
 pub mod process;
 pub mod procfs;
@@ -43,7 +45,8 @@ pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
 pub use error::{RuntimeError, Unreadable};
 pub use kind::RuntimeKind;
 pub use loaded::{LoadedFile, LoadedPackage, LoadedVia, loaded_files, loaded_packages};
-pub use owner::{MinimalMetadata, Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
+pub use metadata::InventoryMetadata;
+pub use owner::{Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
 pub use process::{CommandLine, Namespaces, Process};
 pub use procfs::{Pid, ProcfsRoot};
 pub use sockets::{Protocol, Socket, SocketTable, TcpState};

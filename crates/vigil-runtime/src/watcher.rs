@@ -36,7 +36,8 @@ use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags}
 
 use crate::error::RuntimeError;
 use crate::loaded::{LoadedFile, LoadedPackage, LoadedVia};
-use crate::owner::{MinimalMetadata, Owner, OwnerResolver, PackageMetadata};
+use crate::metadata::InventoryMetadata;
+use crate::owner::{Owner, OwnerResolver, PackageMetadata};
 use crate::process::{Stat, parse_ns_link};
 use crate::procfs::{Pid, ProcfsRoot};
 
@@ -151,7 +152,7 @@ pub struct WatcherStats {
 
 /// A fanotify watcher mapping opened files to packages, per process.
 #[derive(Debug)]
-pub struct Watcher<M: PackageMetadata = MinimalMetadata> {
+pub struct Watcher<M: PackageMetadata = InventoryMetadata> {
     fan: Fanotify,
     procfs: ProcfsRoot,
     resolver: OwnerResolver<M>,
@@ -163,9 +164,9 @@ pub struct Watcher<M: PackageMetadata = MinimalMetadata> {
     stats: WatcherStats,
 }
 
-impl Watcher<MinimalMetadata> {
-    /// A watcher over the live `/proc` with the minimal metadata readers and default limits.
-    pub fn new() -> Result<Watcher<MinimalMetadata>, RuntimeError> {
+impl Watcher<InventoryMetadata> {
+    /// A watcher over the live `/proc` with the inventory's metadata readers and default limits.
+    pub fn new() -> Result<Watcher<InventoryMetadata>, RuntimeError> {
         Watcher::with(
             ProcfsRoot::system(),
             OwnerResolver::default(),
@@ -431,7 +432,9 @@ mod tests {
             Arc::new(Owner {
                 component: Component::new(Ecosystem::new(EcosystemKind::Npm), root, "1.0.0"),
                 root: PathBuf::from(root),
+                manifest: PathBuf::from(root).join("package.json"),
                 source: crate::owner::OwnerSource::PackageJson,
+                bundled: Vec::new(),
             })
         };
         let pkg = |root: &str, files: &[(&str, LoadedVia)]| LoadedPackage {

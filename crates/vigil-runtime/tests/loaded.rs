@@ -62,7 +62,7 @@ fn fixture_loaded_packages() {
             &[
                 "PyPI:fast-ext@2.0.1 DistInfoRecord [_speedups.cpython-311-x86_64-linux-gnu.so:Mapped]",
                 "PyPI:numpy@1.26.4 DistInfoRecord [libopenblas64_p-r0-15028c96.3.21.so:Mapped]",
-                "Maven:jackson-databind@2.15.2 JarFileName [jackson-databind-2.15.2.jar:Open]",
+                "Maven:com.fasterxml.jackson.core:jackson-databind@2.15.2 PomProperties [jackson-databind-2.15.2.jar:Open]",
             ],
         ),
         (1, &[]),
