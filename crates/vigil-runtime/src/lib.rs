@@ -13,6 +13,9 @@
 //!   `mountinfo` as the fallback under a private cgroup namespace;
 //! - [`sockets`]: listening and connected TCP sockets, joined to processes by socket inode;
 //! - [`loaded`]: files a process has mapped (`maps`) or open (`fd`) now;
+//! - [`approots`]: where a process resolves packages from (node's `node_modules` chain,
+//!   Python's `sys.path`, the Java class path) and what is installed there, read with
+//!   `vigil-inventory`'s collectors through `/proc/PID/root`;
 //! - [`owner`]: path → owning package (`node_modules`, `site-packages` via `RECORD`, jars),
 //!   behind a [`PackageMetadata`] seam; [`metadata`] fills it with `vigil-inventory`'s
 //!   parsers, so a package has one identity whether a process or the disk scan finds it;
@@ -27,6 +30,7 @@
 //! Safety: everything is read-only. No ptrace, no signals, no writes under `/proc`. Processes
 //! vanishing mid-read are normal and never errors.
 
+pub mod approots;
 pub mod container;
 pub mod discovery;
 pub mod error;
@@ -40,6 +44,7 @@ pub mod sockets;
 pub mod users;
 pub mod watcher;
 
+pub use approots::{AppRoots, Environment, InstalledError, InstalledPackage, InstalledResolver};
 pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIdentity, QosClass};
 pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
 pub use error::{RuntimeError, Unreadable};
