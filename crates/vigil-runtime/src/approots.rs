@@ -84,6 +84,12 @@ impl AppRoots {
     /// The roots of `process`, read through `procfs`. Processes that are not node, python or
     /// java have none; a process that vanished or hides its details has what could be read.
     pub fn of(procfs: &ProcfsRoot, process: &Process) -> AppRoots {
+        if !matches!(
+            process.kind,
+            RuntimeKind::Node | RuntimeKind::Python | RuntimeKind::Java
+        ) {
+            return AppRoots::default();
+        }
         let fs = RootFs {
             root: procfs.pid_path(process.pid, "root"),
         };
