@@ -49,7 +49,9 @@ pub use container::{ContainerIdentity, ContainerRuntime, IdentitySource, PodIden
 pub use discovery::{Degradation, Discovery, DiscoveryOptions, Sweep};
 pub use error::{RuntimeError, Unreadable};
 pub use kind::RuntimeKind;
-pub use loaded::{LoadedFile, LoadedPackage, LoadedVia, loaded_files, loaded_packages};
+pub use loaded::{
+    LoadedFile, LoadedPackage, LoadedVia, Runs, is_package_metadata, loaded_files, loaded_packages,
+};
 pub use metadata::InventoryMetadata;
 pub use owner::{Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
 pub use process::{CommandLine, Namespaces, Process};
