@@ -109,9 +109,13 @@ pub fn scan_processes(
     );
     let mut run = Run::new(procfs);
     let first = discovery.sweep()?;
-    if let Some(degradation) = first.degradation() {
-        run.warnings.push(degradation.to_string());
-    }
+    let degraded = match first.degradation() {
+        Some(degradation) => {
+            run.warnings.push(degradation.to_string());
+            true
+        }
+        None => false,
+    };
     on_event(ProcessScanEvent::Swept {
         processes: first.processes.len(),
     });
@@ -127,9 +131,19 @@ pub fn scan_processes(
             OwnerResolver::default(),
             WatcherLimits::default(),
         ) {
-            Err(err) => run.warnings.push(format!(
-                "--watch: {err}; reporting only packages mapped or open at the sweep"
-            )),
+            Err(err) => {
+                let note = format!(
+                    "--watch skipped ({err}); only packages mapped or open at the sweep are seen"
+                );
+                // Without privileges the sweep already complained: one line says it all.
+                match run.warnings.first_mut() {
+                    Some(line) if degraded => {
+                        line.push_str("; ");
+                        line.push_str(&note);
+                    }
+                    _ => run.warnings.push(note),
+                }
+            }
             Ok(mut watcher) => {
                 let filesystems = arm(&mut watcher, &watch_roots, &mut run.warnings);
                 on_event(ProcessScanEvent::Watching {
