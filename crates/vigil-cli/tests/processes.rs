@@ -14,7 +14,9 @@
 //! load; that is exactly what this test holds the product to:
 //! - each stand-in is a `MALICIOUS` finding with evidence `LOADED` and the right pid;
 //! - the clean packages that were loaded are `LOADED`, with no finding;
-//! - a package only present on disk is `INSTALLED`, not `LOADED`.
+//! - a package only present on disk is `INSTALLED`, not `LOADED`;
+//! - on a Debian-family host, the OS packages owning the interpreter's mapped libraries are
+//!   `LOADED` by it too.
 //!
 //! Needs root (fanotify) and both interpreters; otherwise it prints `SKIPPED:` and passes.
 //! Every child is killed and reaped when the test ends, panics included.
@@ -350,6 +352,24 @@ fn loaded_stand_ins_are_malicious_findings_with_their_pids() {
             assert!(pids(instance).is_empty(), "{instance:#}");
         }
         assert!(!findings_for(name));
+    }
+    // The interpreter's own shared libraries, by their OS package (Debian-family hosts).
+    if Path::new("/var/lib/dpkg/status").exists() {
+        let os_loaded_by_node = report["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["evidence"] == "LOADED" && pids(c).contains(&node_pid))
+            .any(|c| {
+                c["ecosystem"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("Debian") || e.starts_with("Ubuntu"))
+                    && c["locations"][0] == "/var/lib/dpkg/status"
+            });
+        assert!(
+            os_loaded_by_node,
+            "no OS package loaded by node: {report:#}"
+        );
     }
     drop((node, py));
 }

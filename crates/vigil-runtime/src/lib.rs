@@ -19,6 +19,8 @@
 //! - [`owner`]: path → owning package (`node_modules`, `site-packages` via `RECORD`, jars),
 //!   behind a [`PackageMetadata`] seam; [`metadata`] fills it with `vigil-inventory`'s
 //!   parsers, so a package has one identity whether a process or the disk scan finds it;
+//! - [`ospackages`]: the OS packages (dpkg, apk) owning the executables and shared libraries
+//!   a process has mapped;
 //! - [`watcher`]: fanotify `FAN_OPEN` marks catching packages opened and closed between
 //!   sweeps (pure-Python imports, `require`), per process, with bounded memory;
 //! - [`kind`]: which language runtime a process is;
@@ -37,6 +39,7 @@ pub mod error;
 pub mod kind;
 pub mod loaded;
 pub mod metadata;
+pub mod ospackages;
 pub mod owner;
 pub mod process;
 pub mod procfs;
@@ -51,8 +54,10 @@ pub use error::{RuntimeError, Unreadable};
 pub use kind::RuntimeKind;
 pub use loaded::{
     LoadedFile, LoadedPackage, LoadedVia, Runs, is_package_metadata, loaded_files, loaded_packages,
+    loaded_snapshot,
 };
 pub use metadata::InventoryMetadata;
+pub use ospackages::{OsLoaded, OsPackages};
 pub use owner::{Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
 pub use process::{CommandLine, Namespaces, Process};
 pub use procfs::{Pid, ProcfsRoot};

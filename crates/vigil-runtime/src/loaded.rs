@@ -350,15 +350,27 @@ pub struct LoadedPackage {
 }
 
 /// The packages `pid` (in mount namespace `mnt`) has loaded now, each with its files, in
-/// order of package root. Files no package owns (the interpreter, libc) are left out; OS
-/// package ownership of shared libraries is a separate resolver. Open files count only as
-/// the module doc says (not metadata, and only in a process that can run the package).
+/// order of package root. Files no package owns (the interpreter, libc) are left out; see
+/// [`loaded_snapshot`] for them. Open files count only as the module doc says (not metadata,
+/// and only in a process that can run the package).
 pub fn loaded_packages<M: crate::owner::PackageMetadata>(
     procfs: &ProcfsRoot,
     pid: Pid,
     mnt: Option<u64>,
     resolver: &mut crate::owner::OwnerResolver<M>,
 ) -> Result<Vec<LoadedPackage>, Unreadable> {
+    loaded_snapshot(procfs, pid, mnt, resolver).map(|(packages, _)| packages)
+}
+
+/// [`loaded_packages`], plus the mapped files no language package owns — the executable,
+/// libc, `libssl.so.3` — for the OS package resolver ([`crate::OsPackages`]). One read of
+/// `maps` and `fd` serves both.
+pub fn loaded_snapshot<M: crate::owner::PackageMetadata>(
+    procfs: &ProcfsRoot,
+    pid: Pid,
+    mnt: Option<u64>,
+    resolver: &mut crate::owner::OwnerResolver<M>,
+) -> Result<(Vec<LoadedPackage>, Vec<LoadedFile>), Unreadable> {
     let files = loaded_files(procfs, pid)?;
     let runs = Runs::from_mapped(
         files
@@ -368,11 +380,15 @@ pub fn loaded_packages<M: crate::owner::PackageMetadata>(
     );
     let fs_root = procfs.pid_path(pid, "root");
     let mut by_root: BTreeMap<PathBuf, LoadedPackage> = BTreeMap::new();
+    let mut unowned = Vec::new();
     for file in files {
         if file.via != LoadedVia::Mapped && is_package_metadata(&file.path) {
             continue;
         }
         let Some(owner) = resolver.resolve(&fs_root, mnt, &file.path) else {
+            if file.via == LoadedVia::Mapped {
+                unowned.push(file);
+            }
             continue;
         };
         by_root
@@ -384,11 +400,12 @@ pub fn loaded_packages<M: crate::owner::PackageMetadata>(
             .files
             .push(file);
     }
-    Ok(by_root
+    let packages = by_root
         .into_values()
         .filter(|p| {
             runs.runs(&p.owner.component.ecosystem)
                 || p.files.iter().any(|f| f.via == LoadedVia::Mapped)
         })
-        .collect())
+        .collect();
+    Ok((packages, unowned))
 }

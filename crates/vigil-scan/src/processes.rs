@@ -1,7 +1,8 @@
 //! [`scan_processes`]: the `--processes` half of `vigil scan`.
 //!
 //! One sweep over `/proc` (vigil-runtime's [`Discovery`]); per process, the packages it has
-//! **loaded** (files mapped or open now, resolved to their owning package) and the packages
+//! **loaded** (files mapped or open now, resolved to their owning package — a language
+//! package, or the OS package owning a mapped executable or shared library) and the packages
 //! **installed** where it resolves packages from (its [`AppRoots`], read with the inventory's
 //! collectors through `/proc/PID/root`). With a watch duration, a fanotify [`Watcher`] is then
 //! armed on every filesystem holding those roots (and the paths of the path scan), catches
@@ -23,8 +24,9 @@ use std::time::{Duration, Instant};
 use vigil_core::{Component, Evidence};
 use vigil_report::{ProcessRef, ScanError as ReportError};
 use vigil_runtime::{
-    AppRoots, Discovery, DiscoveryOptions, InstalledResolver, OwnerResolver, Pid, Process,
-    ProcfsRoot, RuntimeError, Unreadable, Watcher, WatcherLimits, WatcherStats, loaded_packages,
+    AppRoots, Discovery, DiscoveryOptions, InstalledResolver, OsPackages, OwnerResolver, Pid,
+    Process, ProcfsRoot, RuntimeError, Unreadable, Watcher, WatcherLimits, WatcherStats,
+    loaded_snapshot,
 };
 
 use crate::sighting::{Canonical, Location, Sighting};
@@ -222,6 +224,7 @@ struct Run<'a> {
     own_mnt: Option<u64>,
     owners: OwnerResolver,
     installed: InstalledResolver,
+    os: OsPackages,
     /// pid → (start time, reference, mount namespace when it differs from ours).
     seen: HashMap<Pid, (u64, ProcessRef, Option<Namespace>)>,
     sightings: HashMap<(Component, Location), Sighting>,
@@ -252,6 +255,7 @@ impl<'a> Run<'a> {
             own_mnt,
             owners: OwnerResolver::default(),
             installed: InstalledResolver::new(),
+            os: OsPackages::new(),
             seen: HashMap::new(),
             sightings: HashMap::new(),
             canonical: Canonical::default(),
@@ -293,8 +297,8 @@ impl<'a> Run<'a> {
         );
         let mnt = process.namespaces.mnt;
         let fs_root = self.procfs.pid_path(process.pid, "root");
-        match loaded_packages(self.procfs, process.pid, mnt, &mut self.owners) {
-            Ok(packages) => {
+        match loaded_snapshot(self.procfs, process.pid, mnt, &mut self.owners) {
+            Ok((packages, unowned)) => {
                 for package in packages {
                     for component in package.owner.components() {
                         self.loaded(
@@ -305,6 +309,10 @@ impl<'a> Run<'a> {
                         );
                     }
                     watch_roots.push(under(&fs_root, &package.owner.root));
+                }
+                // The executable and shared libraries, by the OS package owning them.
+                for os in self.os.owners(self.procfs, process.pid, mnt, &unowned) {
+                    self.loaded(&os.component, namespace.as_ref(), &os.database, &reference);
                 }
             }
             // Gone: normal. Denied: counted in the sweep's degradation line.
