@@ -1,16 +1,18 @@
 //! The `table` format: what a person reads at a terminal during an incident.
 //!
 //! Findings come first, grouped by advisory (`MALICIOUS` before `VULNERABILITY`, then by id),
-//! each group listing the affected components with their evidence, why they matched, every
-//! location and the processes that loaded them. Then the scan errors (the first
-//! [`MAX_ERRORS_SHOWN`]), then one summary line:
+//! each group listing the affected components with their strongest evidence, why they
+//! matched, every location — with its own evidence when the locations differ (loaded here,
+//! only installed there) — and, under each location, the processes that loaded it. Then the
+//! scan errors (the first [`MAX_ERRORS_SHOWN`]), then one summary line:
 //!
 //! ```text
 //! MALICIOUS MAL-2025-46974  Malicious code in debug (npm)
 //!   risk 10.0 CRITICAL · CWE-506 · aliases GHSA-8mgj-vmr8-frr6
-//!   npm debug@4.4.2  INSTALLED  version 4.4.2 listed
-//!     node_modules/debug/package.json
-//!     pid 4242 /usr/bin/node (container 3f2a9c0b)
+//!   npm debug@4.4.2  LOADED  version 4.4.2 listed
+//!     /srv/app/node_modules/debug/package.json  LOADED
+//!       pid 4242 /usr/bin/node (container 3f2a9c0b1d2e)
+//!     /srv/old/node_modules/debug/package.json  INSTALLED
 //!
 //! 3 components in 4 locations, 1 malicious, 0 vulnerable, 0 errors
 //! ```
@@ -20,10 +22,13 @@
 //! [`escape`]; colour (ANSI SGR) only when the caller asks for it, which it does when stdout
 //! is a terminal.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 
+use vigil_core::{Evidence, Purl};
+
 use crate::ReportError;
-use crate::model::{AdvisoryKind, Finding, ProcessRef, ScanReport};
+use crate::model::{AdvisoryKind, ComponentInstance, Finding, ProcessRef, ScanReport};
 use crate::terminal::escape;
 
 /// How many scan errors the table lists before summarizing the rest.
@@ -48,11 +53,18 @@ pub fn write(
     let paint = Paint {
         color: options.color,
     };
+    let mut instances: HashMap<&Purl, Vec<&ComponentInstance>> = HashMap::new();
+    for instance in &report.components {
+        instances
+            .entry(&instance.component.purl)
+            .or_default()
+            .push(instance);
+    }
     for group in report
         .findings
         .chunk_by(|a, b| a.advisory.kind == b.advisory.kind && a.advisory.id == b.advisory.id)
     {
-        write_group(group, paint, out)?;
+        write_group(group, &instances, paint, out)?;
         writeln!(out)?;
     }
     write_errors(report, paint, out)?;
@@ -61,7 +73,12 @@ pub fn write(
     Ok(())
 }
 
-fn write_group(group: &[Finding], paint: Paint, out: &mut dyn io::Write) -> io::Result<()> {
+fn write_group(
+    group: &[Finding],
+    instances: &HashMap<&Purl, Vec<&ComponentInstance>>,
+    paint: Paint,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let Some(first) = group.first() else {
         return Ok(());
     };
@@ -110,10 +127,55 @@ fn write_group(group: &[Finding], paint: Paint, out: &mut dyn io::Write) -> io::
             write!(out, "  {}", escape(&finding.match_reason))?;
         }
         writeln!(out)?;
-        for location in &finding.locations {
+        let known = instances
+            .get(&finding.component.purl)
+            .map_or(&[][..], Vec::as_slice);
+        write_locations(finding, known, out)?;
+    }
+    Ok(())
+}
+
+/// Each location of `finding` with the processes that loaded it there, strongest evidence
+/// first; the evidence is named per location when the locations do not all share one.
+/// Locations and processes only the finding names (a report assembled by hand) follow.
+fn write_locations(
+    finding: &Finding,
+    instances: &[&ComponentInstance],
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let mut by_location: BTreeMap<(std::cmp::Reverse<Evidence>, &str), BTreeSet<&ProcessRef>> =
+        BTreeMap::new();
+    for instance in instances {
+        for location in &instance.locations {
+            by_location
+                .entry((std::cmp::Reverse(instance.evidence), location.as_str()))
+                .or_default()
+                .extend(&instance.processes);
+        }
+    }
+    let kinds: BTreeSet<Evidence> = by_location.keys().map(|(e, _)| e.0).collect();
+    let mixed = kinds.len() > 1;
+    let mut shown_processes: BTreeSet<&ProcessRef> = BTreeSet::new();
+    let mut shown_locations: BTreeSet<&str> = BTreeSet::new();
+    for ((evidence, location), processes) in &by_location {
+        if mixed {
+            writeln!(out, "    {}  {}", escape(location), evidence.0)?;
+        } else {
             writeln!(out, "    {}", escape(location))?;
         }
-        for process in &finding.processes {
+        for process in processes {
+            writeln!(out, "      {}", describe_process(process))?;
+        }
+        shown_locations.insert(location);
+        shown_processes.extend(processes);
+    }
+    for location in &finding.locations {
+        if !shown_locations.contains(location.as_str()) {
+            writeln!(out, "    {}", escape(location))?;
+        }
+    }
+    for process in &finding.processes {
+        if !shown_processes.contains(process) {
             writeln!(out, "    {}", describe_process(process))?;
         }
     }
@@ -127,8 +189,17 @@ fn describe_process(process: &ProcessRef) -> String {
         text.push_str(&escape(exe));
     }
     if let Some(container) = &process.container_id {
+        // Engines print the first 12 hex digits of a 64-digit id (`docker ps`); so do we.
+        let short = match container.get(..12) {
+            Some(short)
+                if container.len() == 64 && container.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                short
+            }
+            _ => container.as_str(),
+        };
         text.push_str(" (container ");
-        text.push_str(&escape(container));
+        text.push_str(&escape(short));
         text.push(')');
     }
     text

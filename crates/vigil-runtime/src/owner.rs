@@ -7,12 +7,13 @@
 //!    (or Debian's `dist-packages`), or a `*.jar`/`*.war`/`*.ear` file. No I/O.
 //! 2. A [`PackageMetadata`] reads the slot's metadata through the process's root
 //!    (`/proc/PID/root`): `package.json`; the `*.dist-info` directories of the site-packages
-//!    directory, indexed once by their `RECORD` files; the jar's file name.
+//!    directory, indexed once by their `RECORD` files; the archive's `pom.properties`.
 //!
-//! The second step is the seam with `vigil-inventory`: its on-disk collectors parse the same
-//! formats (package.json, dist-info, jar manifests and `pom.properties`). [`MinimalMetadata`]
-//! is a small stand-in so this crate works on its own; the agent will plug inventory's
-//! collectors in through the trait instead of this crate growing its own copies.
+//! The second step is the seam with `vigil-inventory`: [`InventoryMetadata`] (the default)
+//! reads with the inventory's own parsers, so a package gets the same identity from a process
+//! as from the on-disk scan. Tests plug in other readers through the trait.
+//!
+//! [`InventoryMetadata`]: crate::metadata::InventoryMetadata
 //!
 //! [`OwnerResolver`] caches per (mount namespace, slot): a site-packages directory is indexed
 //! once however many files and processes hit it; a `package.json` is read once. Negative
@@ -21,20 +22,13 @@
 //! are dropped whole and rebuilt on demand — simple, and a sweep refills them in one pass.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Component as PathPart, Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_core::{Component, Ecosystem, EcosystemKind};
 
-/// Bound on one metadata file read (package.json, METADATA, RECORD).
-const MAX_METADATA_FILE: u64 = 16 << 20;
-/// Bound on distributions indexed in one site-packages directory.
-const MAX_DISTRIBUTIONS: usize = 20_000;
-/// Bound on `RECORD` entries kept for one site-packages directory (a large real one holds
-/// ~100k); past it, distributions are still indexed by their top-level names.
-const MAX_RECORD_FILES: usize = 1_000_000;
+use crate::metadata::InventoryMetadata;
 
 /// Where a file sits in a package layout, from its path alone.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -131,8 +125,8 @@ pub enum OwnerSource {
     /// Under a top-level directory a distribution owns (not listed file by file: a `.pyc`
     /// written later, or an `.egg-info` without a file list).
     DistInfoTopLevel,
-    /// The jar's file name (`name-version.jar`); no group id.
-    JarFileName,
+    /// A `META-INF/maven/…/pom.properties` inside the archive (or an archive nested in it).
+    PomProperties,
 }
 
 /// The package a file belongs to.
@@ -145,8 +139,45 @@ pub struct Owner {
     /// directory, the `*.dist-info` directory, or the jar.
     #[serde(serialize_with = "crate::process::serialize_path")]
     pub root: PathBuf,
+    /// The file the on-disk inventory names as this package's location, inside the same
+    /// mount namespace: the `package.json` of an npm slot, the `METADATA` / `PKG-INFO` of a
+    /// distribution (or a distutils `*.egg-info` file itself), the archive itself. The path
+    /// scan and the process scan agree on it, which is how their findings merge.
+    #[serde(serialize_with = "crate::process::serialize_path")]
+    pub manifest: PathBuf,
     /// How the owner was established.
     pub source: OwnerSource,
+    /// Further components the same root carries: the other `pom.properties` of a shaded or
+    /// fat jar (Spring Boot's `BOOT-INF/lib`). Loading the archive loads them all.
+    #[serde(
+        serialize_with = "serialize_components",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub bundled: Vec<Component>,
+}
+
+impl Owner {
+    /// Every component at this root: [`Owner::component`], then [`Owner::bundled`].
+    pub fn components(&self) -> impl Iterator<Item = &Component> {
+        std::iter::once(&self.component).chain(&self.bundled)
+    }
+}
+
+fn serialize_components<S: serde::Serializer>(c: &[Component], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(c.len()))?;
+    for component in c {
+        seq.serialize_element(&ComponentJson(component))?;
+    }
+    seq.end()
+}
+
+struct ComponentJson<'a>(&'a Component);
+
+impl Serialize for ComponentJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_component(self.0, s)
+    }
 }
 
 fn serialize_component<S: serde::Serializer>(c: &Component, s: S) -> Result<S::Ok, S::Error> {
@@ -167,6 +198,9 @@ pub struct Distribution {
     pub version: String,
     /// The `*.dist-info` (or `*.egg-info`) directory name.
     pub info_dir: String,
+    /// The metadata file, relative to site-packages (`x-1.0.dist-info/METADATA`,
+    /// `x-1.0.egg-info/PKG-INFO`, or a distutils `x-1.0.egg-info` file).
+    pub manifest: String,
     /// Files it installed, relative to site-packages (`RECORD`).
     pub files: Vec<String>,
     /// Top-level names it owns (`top_level.txt`, else the first path parts of `RECORD`).
@@ -180,181 +214,9 @@ pub trait PackageMetadata {
     fn npm_package(&self, dir: &Path) -> Option<(String, String)>;
     /// Every distribution installed in the site-packages directory `dir`.
     fn python_distributions(&self, dir: &Path) -> Vec<Distribution>;
-    /// `(name, version)` of the jar at `path`.
-    fn jar(&self, path: &Path) -> Option<(String, String)>;
-}
-
-/// The minimal readers this crate ships until `vigil-inventory`'s collectors take over.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MinimalMetadata;
-
-impl PackageMetadata for MinimalMetadata {
-    fn npm_package(&self, dir: &Path) -> Option<(String, String)> {
-        #[derive(serde::Deserialize)]
-        struct PackageJson {
-            name: Option<String>,
-            version: Option<String>,
-        }
-        let bytes = read_small(&dir.join("package.json"))?;
-        let pj: PackageJson = serde_json::from_slice(&bytes).ok()?;
-        let name = pj.name.filter(|n| !n.trim().is_empty())?;
-        let version = pj.version.filter(|v| !v.trim().is_empty())?;
-        Some((name, version))
-    }
-
-    fn python_distributions(&self, dir: &Path) -> Vec<Distribution> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut files = 0usize;
-        for entry in entries.filter_map(|e| e.ok()) {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if out.len() >= MAX_DISTRIBUTIONS {
-                break;
-            }
-            if let Some(mut d) = read_distribution(&entry.path(), name) {
-                files = files.saturating_add(d.files.len());
-                if files > MAX_RECORD_FILES {
-                    d.files = Vec::new();
-                }
-                out.push(d);
-            }
-        }
-        out
-    }
-
-    fn jar(&self, path: &Path) -> Option<(String, String)> {
-        jar_file_name(path.file_stem()?.to_str()?)
-    }
-}
-
-/// `jackson-databind-2.15.2` → (`jackson-databind`, `2.15.2`): the version starts at the
-/// first `-` followed by a digit.
-pub fn jar_file_name(stem: &str) -> Option<(String, String)> {
-    let bytes = stem.as_bytes();
-    let at = (1..bytes.len()).find(|&i| {
-        bytes.get(i) == Some(&b'-') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-    })?;
-    let (name, version) = (stem.get(..at)?, stem.get(at + 1..)?);
-    Some((name.to_string(), version.to_string()))
-}
-
-/// Reads a metadata file a (possibly hostile) process controls: opened non-blocking so a FIFO
-/// cannot hang the reader, and only regular files are read (no `/dev/zero`, no directories).
-fn read_small(path: &Path) -> Option<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut buf = Vec::new();
-    file.take(MAX_METADATA_FILE).read_to_end(&mut buf).ok()?;
-    Some(buf)
-}
-
-/// Reads one `*.dist-info` or `*.egg-info` directory.
-fn read_distribution(path: &Path, dir_name: &str) -> Option<Distribution> {
-    let (metadata_file, is_dist) = if dir_name.ends_with(".dist-info") {
-        ("METADATA", true)
-    } else if dir_name.ends_with(".egg-info") {
-        ("PKG-INFO", false)
-    } else {
-        return None;
-    };
-    let metadata = read_small(&path.join(metadata_file))?;
-    let (name, version) = parse_core_metadata(&metadata)?;
-    let files = if is_dist {
-        read_small(&path.join("RECORD"))
-            .map(|r| parse_record(&r))
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let mut top_level: Vec<String> = read_small(&path.join("top_level.txt"))
-        .map(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    if top_level.is_empty() {
-        top_level = files
-            .iter()
-            .filter_map(|f| f.split('/').next())
-            .filter(|t| !t.ends_with(".dist-info") && !t.ends_with(".data") && *t != "__pycache__")
-            .map(|t| t.strip_suffix(".py").unwrap_or(t).to_string())
-            .collect();
-        top_level.sort_unstable();
-        top_level.dedup();
-    }
-    Some(Distribution {
-        name,
-        version,
-        info_dir: dir_name.to_string(),
-        files,
-        top_level,
-    })
-}
-
-/// `Name:` and `Version:` from core metadata (RFC 822 headers; the body after the first blank
-/// line is the description and is not read).
-pub fn parse_core_metadata(bytes: &[u8]) -> Option<(String, String)> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut name = None;
-    let mut version = None;
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Name:") {
-            name.get_or_insert_with(|| v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("Version:") {
-            version.get_or_insert_with(|| v.trim().to_string());
-        }
-    }
-    Some((
-        name.filter(|n| !n.is_empty())?,
-        version.filter(|v| !v.is_empty())?,
-    ))
-}
-
-/// The path column of a `RECORD` (CSV: `path,hash,size`; a path with a comma is quoted).
-/// Paths escaping site-packages (`../../bin/tool`) are dropped.
-pub fn parse_record(bytes: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(bytes);
-    text.lines()
-        .filter_map(|line| {
-            let path = if let Some(rest) = line.strip_prefix('"') {
-                // `""` inside quotes is a literal quote.
-                let mut out = String::new();
-                let mut chars = rest.chars().peekable();
-                loop {
-                    match chars.next()? {
-                        '"' if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            out.push('"');
-                        }
-                        '"' => break,
-                        c => out.push(c),
-                    }
-                }
-                out
-            } else {
-                line.split(',').next()?.to_string()
-            };
-            let path = path.trim_start_matches("./").to_string();
-            (!path.is_empty() && !path.starts_with("..") && !path.starts_with('/')).then_some(path)
-        })
-        .collect()
+    /// `(group:artifact, version)` of every Maven artifact the archive at `path` carries,
+    /// the archive's own first when it says which that is.
+    fn jar(&self, path: &Path) -> Vec<(String, String)>;
 }
 
 /// A site-packages directory, indexed for lookups by relative path.
@@ -376,7 +238,9 @@ impl SitePackagesIndex {
             index.owners.push(Arc::new(Owner {
                 component: Component::new(Ecosystem::new(EcosystemKind::PyPI), &d.name, &d.version),
                 root: site_packages.join(&d.info_dir),
+                manifest: site_packages.join(&d.manifest),
                 source: OwnerSource::DistInfoRecord,
+                bundled: Vec::new(),
             }));
             for f in d.files {
                 index.by_file.entry(f.into()).or_insert(i);
@@ -423,7 +287,7 @@ type Key = (Option<u64>, PathBuf);
 
 /// Resolves loaded paths to their owning packages, with per-slot caches.
 #[derive(Debug)]
-pub struct OwnerResolver<M: PackageMetadata = MinimalMetadata> {
+pub struct OwnerResolver<M: PackageMetadata = InventoryMetadata> {
     metadata: M,
     capacity: usize,
     npm: HashMap<Key, Option<Arc<Owner>>>,
@@ -431,9 +295,9 @@ pub struct OwnerResolver<M: PackageMetadata = MinimalMetadata> {
     site_packages: HashMap<Key, Arc<SitePackagesIndex>>,
 }
 
-impl Default for OwnerResolver<MinimalMetadata> {
+impl Default for OwnerResolver<InventoryMetadata> {
     fn default() -> Self {
-        OwnerResolver::new(MinimalMetadata)
+        OwnerResolver::new(InventoryMetadata)
     }
 }
 
@@ -474,7 +338,9 @@ impl<M: PackageMetadata> OwnerResolver<M> {
                                     &version,
                                 ),
                                 root: key.1.clone(),
+                                manifest: key.1.join("package.json"),
                                 source: OwnerSource::PackageJson,
+                                bundled: Vec::new(),
                             })
                         });
                 remember(&mut self.npm, self.capacity, fs_root, key, owner.clone());
@@ -515,20 +381,21 @@ impl<M: PackageMetadata> OwnerResolver<M> {
                 if let Some(hit) = self.jars.get(&key) {
                     return hit.clone();
                 }
-                let owner = self
+                let maven = Ecosystem::new(EcosystemKind::Maven);
+                let mut components = self
                     .metadata
                     .jar(&under(fs_root, &key.1))
-                    .map(|(name, version)| {
-                        Arc::new(Owner {
-                            component: Component::new(
-                                Ecosystem::new(EcosystemKind::Maven),
-                                &name,
-                                &version,
-                            ),
-                            root: key.1.clone(),
-                            source: OwnerSource::JarFileName,
-                        })
-                    });
+                    .into_iter()
+                    .map(|(name, version)| Component::new(maven.clone(), &name, &version));
+                let owner = components.next().map(|component| {
+                    Arc::new(Owner {
+                        component,
+                        root: key.1.clone(),
+                        manifest: key.1.clone(),
+                        source: OwnerSource::PomProperties,
+                        bundled: components.collect(),
+                    })
+                });
                 remember(&mut self.jars, self.capacity, fs_root, key, owner.clone());
                 owner
             }
@@ -629,73 +496,12 @@ mod tests {
     }
 
     #[test]
-    fn metadata_reads_refuse_fifos_and_devices() {
-        let tmp = tempfile::tempdir().unwrap();
-        let fifo = tmp.path().join("package.json");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        // Would block forever on a plain open.
-        assert_eq!(read_small(&fifo), None);
-        assert_eq!(read_small(Path::new("/dev/zero")), None);
-        assert_eq!(read_small(tmp.path()), None);
-        let real = tmp.path().join("ok.json");
-        std::fs::write(&real, "{}").unwrap();
-        assert_eq!(read_small(&real).as_deref(), Some(&b"{}"[..]));
-    }
-
-    #[test]
-    fn jar_names() {
-        let cases: &[(&str, Option<(&str, &str)>)] = &[
-            (
-                "jackson-databind-2.15.2",
-                Some(("jackson-databind", "2.15.2")),
-            ),
-            ("log4j-core-2.14.1", Some(("log4j-core", "2.14.1"))),
-            ("guava-32.1.2-jre", Some(("guava", "32.1.2-jre"))),
-            ("app", None),
-            ("-1.0", None),
-            ("x-", None),
-        ];
-        for (stem, want) in cases {
-            let got = jar_file_name(stem);
-            assert_eq!(
-                got.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-                *want,
-                "{stem}"
-            );
-        }
-    }
-
-    #[test]
-    fn core_metadata_and_record() {
-        let meta = b"Metadata-Version: 2.1\nName: Flask_Login\nVersion: 0.6.3\nSummary: x\n\nName: not-this\n";
-        assert_eq!(
-            parse_core_metadata(meta),
-            Some(("Flask_Login".into(), "0.6.3".into()))
-        );
-        assert_eq!(parse_core_metadata(b"Name: x\n"), None);
-        let record = b"flask_login/__init__.py,sha256=abc,123\n\
-\"odd,name.py\",sha256=def,1\n\
-\"q\"\"uote.py\",,\n\
-../../../bin/flask,sha256=x,1\n\
-flask_login-0.6.3.dist-info/RECORD,,\n\
-\n";
-        assert_eq!(
-            parse_record(record),
-            [
-                "flask_login/__init__.py",
-                "odd,name.py",
-                "q\"uote.py",
-                "flask_login-0.6.3.dist-info/RECORD"
-            ]
-        );
-    }
-
-    #[test]
     fn site_packages_lookup() {
         let dist = |name: &str, files: &[&str], top: &[&str]| Distribution {
             name: name.into(),
             version: "1.0".into(),
             info_dir: format!("{name}-1.0.dist-info"),
+            manifest: format!("{name}-1.0.dist-info/METADATA"),
             files: files.iter().map(|s| s.to_string()).collect(),
             top_level: top.iter().map(|s| s.to_string()).collect(),
         };
@@ -736,9 +542,6 @@ flask_login-0.6.3.dist-info/RECORD,,\n\
         #[test]
         fn parsers_never_panic(s in "\\PC{0,200}") {
             let _ = PackageSlot::locate(Path::new(&s));
-            let _ = jar_file_name(&s);
-            let _ = parse_core_metadata(s.as_bytes());
-            let _ = parse_record(s.as_bytes());
         }
     }
 }

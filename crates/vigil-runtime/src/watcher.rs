@@ -17,6 +17,13 @@
 //! resolution through [`OwnerResolver`] (cached per slot). Everything else is dropped after the
 //! scan.
 //!
+//! An open is a *load* only as [`crate::loaded`] defines it: package metadata
+//! (`package.json`, `*.dist-info/…`) is skipped, and so are opens by processes that cannot run
+//! the package's code ([`Runs`], from the opener's `maps`, read once when the process is first
+//! seen and again at most once a second while it keeps being refused — a process may `exec`
+//! an interpreter after it was first seen). Scanners and backup tools reading a whole
+//! `node_modules` tree are thereby not reported as having loaded it.
+//!
 //! Memory is bounded ([`WatcherLimits`]): at most `max_processes` tracked processes, at most
 //! `max_packages_per_process` packages each, at most `max_pending` undrained observations.
 //! [`Watcher::reap`] drops the state of processes that exited (or whose pid was reused).
@@ -35,8 +42,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
 
 use crate::error::RuntimeError;
-use crate::loaded::{LoadedFile, LoadedPackage, LoadedVia};
-use crate::owner::{MinimalMetadata, Owner, OwnerResolver, PackageMetadata};
+use crate::loaded::{LoadedFile, LoadedPackage, LoadedVia, Runs, is_package_metadata};
+use crate::metadata::InventoryMetadata;
+use crate::owner::{Owner, OwnerResolver, PackageMetadata};
 use crate::process::{Stat, parse_ns_link};
 use crate::procfs::{Pid, ProcfsRoot};
 
@@ -70,6 +78,8 @@ pub struct WatchedProcess {
     pub mnt: Option<u64>,
     /// Packages seen opened, by package root, with the first file seen opened.
     pub packages: HashMap<PathBuf, (Arc<Owner>, PathBuf)>,
+    /// Which ecosystems' code the process can run, and when that was read.
+    pub runs: (Runs, Instant),
 }
 
 impl WatchedProcess {
@@ -147,11 +157,13 @@ pub struct WatcherStats {
     pub dropped: u64,
     /// Openers gone before their package could be resolved.
     pub vanished: u64,
+    /// Opens of package metadata, or by processes that cannot run the package (scanners).
+    pub not_loads: u64,
 }
 
 /// A fanotify watcher mapping opened files to packages, per process.
 #[derive(Debug)]
-pub struct Watcher<M: PackageMetadata = MinimalMetadata> {
+pub struct Watcher<M: PackageMetadata = InventoryMetadata> {
     fan: Fanotify,
     procfs: ProcfsRoot,
     resolver: OwnerResolver<M>,
@@ -163,9 +175,9 @@ pub struct Watcher<M: PackageMetadata = MinimalMetadata> {
     stats: WatcherStats,
 }
 
-impl Watcher<MinimalMetadata> {
-    /// A watcher over the live `/proc` with the minimal metadata readers and default limits.
-    pub fn new() -> Result<Watcher<MinimalMetadata>, RuntimeError> {
+impl Watcher<InventoryMetadata> {
+    /// A watcher over the live `/proc` with the inventory's metadata readers and default limits.
+    pub fn new() -> Result<Watcher<InventoryMetadata>, RuntimeError> {
         Watcher::with(
             ProcfsRoot::system(),
             OwnerResolver::default(),
@@ -307,6 +319,10 @@ impl<M: PackageMetadata> Watcher<M> {
             return;
         }
         self.stats.candidates += 1;
+        if is_package_metadata(&path) {
+            self.stats.not_loads += 1;
+            return;
+        }
         if !self.processes.contains_key(&pid) {
             if self.processes.len() >= self.limits.max_processes {
                 self.stats.dropped += 1;
@@ -326,12 +342,14 @@ impl<M: PackageMetadata> Watcher<M> {
                 .readlink(pid, "ns/mnt")
                 .ok()
                 .and_then(|t| parse_ns_link(&t));
+            let runs = Runs::of(&self.procfs, pid);
             self.processes.insert(
                 pid,
                 WatchedProcess {
                     start_time: stat.start_time,
                     mnt,
                     packages: HashMap::new(),
+                    runs: (runs, Instant::now()),
                 },
             );
         }
@@ -347,6 +365,16 @@ impl<M: PackageMetadata> Watcher<M> {
         };
         if state.packages.contains_key(&owner.root) {
             return;
+        }
+        let ecosystem = &owner.component.ecosystem;
+        if !state.runs.0.runs(ecosystem) {
+            if state.runs.1.elapsed() >= Duration::from_secs(1) {
+                state.runs = (Runs::of(&self.procfs, pid), Instant::now());
+            }
+            if !state.runs.0.runs(ecosystem) {
+                self.stats.not_loads += 1;
+                return;
+            }
         }
         if state.packages.len() >= self.limits.max_packages_per_process {
             self.stats.dropped += 1;
@@ -431,7 +459,9 @@ mod tests {
             Arc::new(Owner {
                 component: Component::new(Ecosystem::new(EcosystemKind::Npm), root, "1.0.0"),
                 root: PathBuf::from(root),
+                manifest: PathBuf::from(root).join("package.json"),
                 source: crate::owner::OwnerSource::PackageJson,
+                bundled: Vec::new(),
             })
         };
         let pkg = |root: &str, files: &[(&str, LoadedVia)]| LoadedPackage {

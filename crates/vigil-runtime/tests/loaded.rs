@@ -62,7 +62,7 @@ fn fixture_loaded_packages() {
             &[
                 "PyPI:fast-ext@2.0.1 DistInfoRecord [_speedups.cpython-311-x86_64-linux-gnu.so:Mapped]",
                 "PyPI:numpy@1.26.4 DistInfoRecord [libopenblas64_p-r0-15028c96.3.21.so:Mapped]",
-                "Maven:jackson-databind@2.15.2 JarFileName [jackson-databind-2.15.2.jar:Open]",
+                // The jar it holds open is not loaded: a Python process cannot run it.
             ],
         ),
         (1, &[]),
@@ -71,6 +71,19 @@ fn fixture_loaded_packages() {
         let got = loaded_packages(&procfs, *pid, Some(1), &mut resolver).unwrap();
         assert_eq!(describe(&got), *want, "pid {pid}");
     }
+    // The jar resolves to its Maven coordinates (from its pom.properties) all the same.
+    let jar = resolver
+        .resolve(
+            &procfs.pid_path(5151, "root"),
+            Some(1),
+            Path::new("/app/lib/jackson-databind-2.15.2.jar"),
+        )
+        .unwrap();
+    assert_eq!(
+        jar.component.to_string(),
+        "Maven:com.fasterxml.jackson.core:jackson-databind@2.15.2"
+    );
+    assert_eq!(jar.source, OwnerSource::PomProperties);
     // Non-package files are still listed as loaded files, just unowned.
     let files = loaded_files(&procfs, 4242).unwrap();
     assert!(files.iter().any(

@@ -236,3 +236,57 @@ fn node_require_is_observed_per_pid() {
         "on-disk-only package must not be loaded"
     );
 }
+
+#[test]
+fn reading_is_not_loading() {
+    if !have("python3") {
+        eprintln!("skipped: python3 not installed");
+        return;
+    }
+    let Some(mut watcher) = watcher_or_skip() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    write(
+        &app.join("node_modules/vigil-read-only/package.json"),
+        "{\"name\": \"vigil-read-only\", \"version\": \"1.0.0\"}",
+    );
+    write(&app.join("node_modules/vigil-read-only/index.js"), "1;\n");
+    let sp = tmp.path().join("venv/lib/python3.11/site-packages");
+    write(
+        &sp.join("vigil_read_meta-1.0.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: vigil-read-meta\nVersion: 1.0\n",
+    );
+    write(
+        &sp.join("vigil_read_meta-1.0.dist-info/RECORD"),
+        "vigil_read_meta/__init__.py,,\n",
+    );
+    write(&sp.join("vigil_read_meta/__init__.py"), "");
+    watcher.watch_path(&app).unwrap();
+    // A python process reading a whole package tree like a scanner does: the npm package's
+    // code (python cannot run it) and the PyPI package's metadata only (not its code).
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(format!(
+        "import os\nfor root, _, files in os.walk({:?}):\n    for f in files:\n        open(os.path.join(root, f), 'rb').read()\nfor f in ['METADATA', 'RECORD']:\n    open(os.path.join({:?}, 'vigil_read_meta-1.0.dist-info', f), 'rb').read()\nprint('ready', flush=True)\nimport sys; sys.stdin.read()",
+        app.join("node_modules").to_str().unwrap(),
+        sp.to_str().unwrap(),
+    ));
+    let child = start_ready(cmd, &mut watcher);
+    let pid = child.0.id();
+    let names: Vec<String> = watcher
+        .process(pid)
+        .map(|state| {
+            state
+                .packages
+                .values()
+                .map(|(o, _)| o.component.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !names.iter().any(|n| n.contains("vigil-read")),
+        "read, not loaded: {names:?}"
+    );
+    assert!(watcher.stats().not_loads >= 3, "{:?}", watcher.stats());
+}

@@ -1,16 +1,23 @@
 //! # vigil-scan
 //!
-//! One-shot scans, the `vigil scan` job: inventory a set of paths (vigil-inventory), match every
-//! component against the intel (vigil-intel's [`AdvisoryIndex`]), and assemble the
-//! [`vigil_report::ScanReport`] every output format renders.
+//! One-shot scans, the `vigil scan` job: inventory a set of paths (vigil-inventory) and, with
+//! `--processes`, the running processes ([`scan_processes`], on vigil-runtime), merge what both
+//! saw ([`merge_sightings`]), match every component against the intel (vigil-intel's
+//! [`AdvisoryIndex`]), and assemble the [`vigil_report::ScanReport`] every output format
+//! renders.
 //!
 //! What lives here is the *joining* of those crates, nothing they already own: which packages
-//! are matched, how matches become findings (one per alias group × component, with every
-//! location of that component), and the `--fail-on` rule. Walking, parsing, matching and
-//! rendering stay in their crates.
+//! are matched, how the two halves of a scan become one inventory (the same component at the
+//! same place is one instance with the strongest evidence, see [`sighting`]), how matches
+//! become findings (one per alias group × component, with every location of that component
+//! and every process that loaded it), and the `--fail-on` rule. Walking, `/proc`, parsing,
+//! matching and rendering stay in their crates.
 //!
 //! What does **not** live here: argument parsing and printing (vigil-cli), the continuous
 //! detection engine with its lifecycle and history (vigil-server).
+
+pub mod processes;
+pub mod sighting;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,9 +26,14 @@ use vigil_core::{Component, Evidence};
 use vigil_intel::{AdvisoryIndex, AdvisoryKind, ImportOptions, IndexBuilder, IntelStore};
 use vigil_inventory::{FoundPackage, Registry, ScanOptions};
 use vigil_report::{
-    AdvisoryRef, ComponentInstance, ComponentRef, Finding, Risk, ScanError as ReportError,
-    ScanReport, Tool,
+    AdvisoryRef, ComponentRef, Finding, ProcessRef, Risk, ScanError as ReportError, ScanReport,
+    Tool,
 };
+
+pub use processes::{
+    ProcessScan, ProcessScanEvent, ProcessScanFailure, ProcessScanOptions, scan_processes,
+};
+pub use sighting::{Location, Sighting, component_instances, merge_sightings, path_sightings};
 
 /// Why a scan could not run at all (errors met *during* a scan are reported, not raised).
 #[derive(Debug, thiserror::Error)]
@@ -112,21 +124,28 @@ pub fn inventory(
 /// Whether a package's version is a fact worth matching. A manifest that states only a
 /// constraint (`requests>=2.0`) reports the bound it names; matching that bound would accuse
 /// a version nobody installed, so only exact versions are matched.
-fn is_matchable(package: &FoundPackage) -> bool {
-    package.pinned && !package.component.version.is_empty()
+fn is_matchable(sighting: &Sighting) -> bool {
+    sighting.pinned && !sighting.component.version.is_empty()
 }
 
 /// Matches every package against `index`: one finding per (alias group, component), carrying
 /// every location of that component and its strongest evidence. O(packages × lookup).
 pub fn match_packages(index: &AdvisoryIndex, packages: &[FoundPackage]) -> Vec<Finding> {
+    match_sightings(index, &path_sightings(packages))
+}
+
+/// Matches every sighting against `index`: one finding per (alias group, component), carrying
+/// every location of that component, its strongest evidence and every process that loaded
+/// it. O(sightings × lookup).
+pub fn match_sightings(index: &AdvisoryIndex, sightings: &[Sighting]) -> Vec<Finding> {
     // Group the instances of each component first: the same component at many paths (a
-    // monorepo) is matched once.
-    let mut by_component: HashMap<&Component, Vec<&FoundPackage>> = HashMap::new();
-    for package in packages.iter().filter(|p| is_matchable(p)) {
+    // monorepo, a hundred workers) is matched once.
+    let mut by_component: HashMap<&Component, Vec<&Sighting>> = HashMap::new();
+    for sighting in sightings.iter().filter(|s| is_matchable(s)) {
         by_component
-            .entry(&package.component)
+            .entry(&sighting.component)
             .or_default()
-            .push(package);
+            .push(sighting);
     }
     let mut findings = Vec::new();
     for (component, instances) in by_component {
@@ -140,13 +159,15 @@ pub fn match_packages(index: &AdvisoryIndex, packages: &[FoundPackage]) -> Vec<F
         }
         let evidence = instances
             .iter()
-            .map(|p| p.evidence)
+            .map(|s| s.evidence)
             .max()
             .unwrap_or(Evidence::Declared);
-        let locations: BTreeSet<String> = instances
+        let locations: BTreeSet<&str> = instances
             .iter()
-            .map(|p| p.path.display().to_string())
+            .map(|s| s.location.display.as_str())
             .collect();
+        let processes: BTreeSet<&ProcessRef> =
+            instances.iter().flat_map(|s| &s.processes).collect();
         for group in index.group_matches(&matches) {
             let Some(primary) = group.primary() else {
                 continue;
@@ -180,8 +201,8 @@ pub fn match_packages(index: &AdvisoryIndex, packages: &[FoundPackage]) -> Vec<F
                         .fold(0.0, f64::max),
                 ),
                 evidence,
-                locations: locations.iter().cloned().collect(),
-                processes: Vec::new(),
+                locations: locations.iter().map(|l| (*l).to_owned()).collect(),
+                processes: processes.iter().map(|p| (*p).clone()).collect(),
                 match_reason: reason,
             });
         }
@@ -210,16 +231,42 @@ pub struct RunInfo {
     pub finished: String,
 }
 
-/// Assembles the report of one scan.
+/// Assembles the report of one path scan.
 pub fn build_report(
     run: RunInfo,
     inventory: &vigil_inventory::ScanReport,
     findings: Vec<Finding>,
 ) -> ScanReport {
+    build_merged_report(
+        run,
+        &path_sightings(&inventory.packages),
+        inventory_errors(inventory),
+        findings,
+        false,
+    )
+}
+
+/// Assembles the report of a scan from its merged sightings (see [`merge_sightings`]), its
+/// errors and findings; `processes_scanned` says whether running processes were part of it.
+pub fn build_merged_report(
+    run: RunInfo,
+    sightings: &[Sighting],
+    errors: Vec<ReportError>,
+    findings: Vec<Finding>,
+    processes_scanned: bool,
+) -> ScanReport {
     let mut report = ScanReport::new(run.tool, run.targets, run.started, run.finished);
-    report.components = component_instances(&inventory.packages);
+    report.processes_scanned = processes_scanned;
+    report.components = component_instances(sightings);
     report.findings = findings;
-    report.errors = inventory
+    report.errors = errors;
+    report.normalize();
+    report
+}
+
+/// The path scan's errors, as the report lists them.
+pub fn inventory_errors(inventory: &vigil_inventory::ScanReport) -> Vec<ReportError> {
+    inventory
         .errors
         .iter()
         .map(|e| {
@@ -234,9 +281,7 @@ pub fn build_report(
                 field,
             }
         })
-        .collect();
-    report.normalize();
-    report
+        .collect()
 }
 
 fn error_position(error: &vigil_inventory::ScanError) -> (Option<u64>, Option<String>) {
@@ -248,29 +293,6 @@ fn error_position(error: &vigil_inventory::ScanError) -> (Option<u64>, Option<St
         }
         _ => (None, None),
     }
-}
-
-/// One report entry per (component, evidence, dev), with every path it was found at.
-fn component_instances(packages: &[FoundPackage]) -> Vec<ComponentInstance> {
-    let mut grouped: HashMap<(&Component, Evidence, bool), BTreeSet<String>> = HashMap::new();
-    for package in packages {
-        grouped
-            .entry((&package.component, package.evidence, package.dev))
-            .or_default()
-            .insert(package.path.display().to_string());
-    }
-    grouped
-        .into_iter()
-        .map(
-            |((component, evidence, dev), locations)| ComponentInstance {
-                component: ComponentRef::new(component),
-                evidence,
-                locations: locations.into_iter().collect(),
-                dev,
-                processes: Vec::new(),
-            },
-        )
-        .collect()
 }
 
 /// `--fail-on`: the findings that make a scan exit 1.
