@@ -5,6 +5,7 @@
 //! error, 3 internal error.
 
 mod commands;
+mod progress;
 
 use vigil_core::terminal;
 

@@ -24,6 +24,7 @@ use vigil_report::{Format, TableOptions, Tool};
 use vigil_scan::{FailOn, ProcessScanEvent, ProcessScanOptions, RunInfo, ScanFailure};
 
 use crate::Outcome;
+use crate::progress::ProgressLine;
 use crate::terminal::escape;
 
 #[derive(Debug, Args)]
@@ -103,16 +104,21 @@ pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
     } else {
         args.paths.clone()
     };
+    let progress = std::sync::Arc::new(vigil_inventory::ScanProgress::default());
     let options = ScanOptions {
         follow_symlinks: args.follow_symlinks,
         excludes: args.exclude.clone(),
         declared_in_package_trees: args.include_package_lockfiles,
+        progress: Some(progress.clone()),
         ..ScanOptions::default()
     };
     let inventory = if paths.is_empty() {
         vigil_inventory::ScanReport::default()
     } else {
-        match vigil_scan::inventory(&paths, &options) {
+        let line = ProgressLine::start(progress, !quiet);
+        let scanned = vigil_scan::inventory(&paths, &options);
+        line.finish();
+        match scanned {
             Ok(inventory) => inventory,
             Err(err) => return input_error(&err),
         }
