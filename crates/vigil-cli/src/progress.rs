@@ -36,11 +36,9 @@ impl ProgressLine {
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
             let mut drawn = false;
-            loop {
-                match stopped.recv_timeout(Duration::from_millis(100)) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
+            while let Err(RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(100))
+            {
                 if started.elapsed() < QUIET_FOR {
                     continue;
                 }
