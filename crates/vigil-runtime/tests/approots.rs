@@ -206,7 +206,7 @@ fn node_command_lines() {
     let tree = Tree::new("HOME=/home/u");
     tree.file("/srv/app/node_modules/a/package.json", "{}")
         .file("/srv/node_modules/b/package.json", "{}")
-        .file("/work/node_modules/c/package.json", "{}")
+        .file("/proj/node_modules/c/package.json", "{}")
         .file("/home/u/.node_modules/d/package.json", "{}")
         .file("/srv/app/dist/main.js", "");
     let cases: &[(&[&str], &[&str])] = &[
@@ -230,14 +230,14 @@ fn node_command_lines() {
             &[
                 "/srv/app/node_modules",
                 "/srv/node_modules",
-                "/work/node_modules",
+                "/proj/node_modules",
                 "/home/u/.node_modules",
             ],
         ),
         // Eval: the working directory only.
         (
             &["node", "-e", "require('c')"],
-            &["/work/node_modules", "/home/u/.node_modules"],
+            &["/proj/node_modules", "/home/u/.node_modules"],
         ),
         // bun's subcommand.
         (
@@ -259,7 +259,7 @@ fn node_command_lines() {
         ),
     ];
     for (args, want) in cases {
-        let roots = tree.roots(RuntimeKind::Node, args, "/work", "/usr/bin/node");
+        let roots = tree.roots(RuntimeKind::Node, args, "/proj", "/usr/bin/node");
         assert_eq!(strings(&roots.node_modules), *want, "{args:?}");
     }
 }
@@ -272,7 +272,7 @@ fn python_prefixes_venvs_and_flags() {
         .file("/usr/lib/python3/dist-packages/.keep", "")
         .file("/home/u/.local/lib/python3.12/site-packages/.keep", "")
         .file("/extra/.keep", "")
-        .file("/work/rel/.keep", "")
+        .file("/proj/rel/.keep", "")
         .file("/venv/bin/python", "")
         .file(
             "/venv/pyvenv.cfg",
@@ -285,7 +285,7 @@ fn python_prefixes_venvs_and_flags() {
             "home = /usr/bin\nInclude-System-Site-Packages = TRUE\n",
         )
         .file("/sysvenv/lib/python3.12/site-packages/.keep", "")
-        .file("/work/app/main.py", "");
+        .file("/proj/app/main.py", "");
     let system = [
         "/usr/lib/python3.12/site-packages",
         "/usr/local/lib/python3.12/dist-packages",
@@ -295,14 +295,14 @@ fn python_prefixes_venvs_and_flags() {
     let cases: Vec<(&[&str], Vec<&str>)> = vec![
         (
             &["python3", "app/main.py"],
-            [&["/work/app", "/extra", "/work/rel"][..], &system, &[user]].concat(),
+            [&["/proj/app", "/extra", "/proj/rel"][..], &system, &[user]].concat(),
         ),
         (
             &["/venv/bin/python", "-m", "svc"],
             vec![
-                "/work",
+                "/proj",
                 "/extra",
-                "/work/rel",
+                "/proj/rel",
                 "/venv/lib/python3.12/site-packages",
             ],
         ),
@@ -310,9 +310,9 @@ fn python_prefixes_venvs_and_flags() {
             &["/sysvenv/bin/python", "-c", "x"],
             [
                 &[
-                    "/work",
+                    "/proj",
                     "/extra",
-                    "/work/rel",
+                    "/proj/rel",
                     "/sysvenv/lib/python3.12/site-packages",
                 ][..],
                 &system,
@@ -325,11 +325,11 @@ fn python_prefixes_venvs_and_flags() {
         // -S: no site-packages at all.
         (
             &["python3", "-S", "-c", "x"],
-            vec!["/work", "/extra", "/work/rel"],
+            vec!["/proj", "/extra", "/proj/rel"],
         ),
     ];
     for (args, want) in cases {
-        let roots = tree.roots(RuntimeKind::Python, args, "/work", "/usr/bin/python3.12");
+        let roots = tree.roots(RuntimeKind::Python, args, "/proj", "/usr/bin/python3.12");
         assert_eq!(strings(&roots.python_path), want, "{args:?}");
     }
 }
