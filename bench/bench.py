@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -437,6 +438,45 @@ def machine_load(label, seconds=1.0):
     return (label, load1, busy)
 
 
+class Contention:
+    """CPU that other processes used while each part of the run went on: the machine's busy CPU
+    time (/proc/stat) minus this run's own (getrusage of this process and its reaped children —
+    every command a part starts has ended and been reaped when the part ends)."""
+
+    def __init__(self):
+        self.parts = []
+        self.current = None
+
+    @staticmethod
+    def _now():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        busy = (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        mine = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        return time.monotonic(), busy, mine
+
+    def begin(self, label):
+        self.end()
+        self.current = (label, self._now())
+
+    def end(self):
+        if self.current is None:
+            return
+        label, (t0, busy0, mine0) = self.current
+        t1, busy1, mine1 = self._now()
+        wall = max(t1 - t0, 1e-9)
+        busy = (busy1 - busy0) / wall
+        mine = (mine1 - mine0) / wall
+        with open("/proc/loadavg") as f:
+            load1 = float(f.read().split()[0])
+        self.parts.append(
+            {"label": label, "wall": wall, "busy": busy, "mine": mine, "others": max(busy - mine, 0.0), "load1": load1}
+        )
+        self.current = None
+
+
 def sh(text):
     return subprocess.run(["bash", "-c", text], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
 
@@ -483,6 +523,8 @@ def main():
     timer = Timer(shared, scratch)
     q = shlex.quote
     loads = [machine_load("start")]
+    cont = Contention()
+    cont.begin("intel import and start")
 
     # ---- intel import (first: the scans below also run with the imported intel) ------------
     fresh = os.path.join(scratch, "data-fresh")  # never created: the bundled baseline only
@@ -643,7 +685,7 @@ def main():
                 }
             )
         log(f"scan {tree_name}: " + ", ".join(f"{t['key']}×{t['runs']}" for t in tools))
-        loads.append(machine_load(f"before {tree_name}"))
+        cont.begin(f"scan {tree_name}")
         scans[tree_name] = alternate(timer, tools, warmup=True)
         plans[tree_name] = tools
     if a.syft:
@@ -657,19 +699,22 @@ def main():
         )
 
     # ---- micro-benchmarks ------------------------------------------------------------------
-    loads.append(machine_load("before micro-benchmarks"))
+    cont.begin("divan intel")
     log("divan: vigil-intel intel")
     divan = {}
     divan["intel"] = run_divan(root, "vigil-intel", "intel", [], timer.logs)
+    cont.begin("divan version_compare")
     log("divan: vigil-core version_compare")
     divan["version_compare"] = run_divan(
         root, "vigil-core", "version_compare", ["--sample-count", "20"] if a.quick else [], timer.logs
     )
+    cont.begin("divan snapshot")
     log("divan: vigil-store snapshot")
     divan["snapshot"] = run_divan(
         root, "vigil-store", "snapshot", ["--sample-count", "8"] if a.quick else [], timer.logs
     )
     pairs = 500000 if a.quick else 2000000
+    cont.begin("bench/version-compare.sh")
     log(f"bench/version-compare.sh {pairs}")
     p = subprocess.run(
         ["bash", os.path.join(root, "bench", "version-compare.sh"), str(pairs)],
@@ -686,7 +731,7 @@ def main():
             vc["rates"][m.group(1)] = {"seconds": float(m.group(3)), "rate": float(m.group(4).replace(",", ""))}
 
     # ---- correctness ------------------------------------------------------------------------
-    loads.append(machine_load("before correctness"))
+    cont.begin("correctness")
     log("correctness: ground truth and syft comparison")
     gt, gt_path = load_groundtruth(shared)
     gt_stdout = ""
@@ -725,6 +770,7 @@ def main():
             if os.path.isfile(path):
                 syft_checks.append(syft_compare(tree_name, label, path, report))
 
+    cont.end()
     loads.append(machine_load("end"))
     uptime_end = sh("uptime")
     elapsed = time.time() - a.t0
@@ -752,6 +798,7 @@ def main():
         syft_checks=syft_checks,
         same_inventory=same_inventory,
         loads=loads,
+        contention=cont.parts,
         uptime_end=uptime_end,
         elapsed=elapsed,
     )
@@ -943,24 +990,33 @@ def write_report(w, **k):
     facts.append(("load (`uptime`) at start", a.uptime_start.strip()))
     facts.append(("load (`uptime`) at end", k["uptime_end"]))
     w.table(["fact", "value"], facts)
-    busy = [(lbl, b) for lbl, _, b in k["loads"] if b > 0.3]
-    if busy:
+    parts = k["contention"]
+    busy = [p for p in parts if p["others"] > 0.25]
+    idle = [(lbl, b) for lbl, _, b in k["loads"] if b > 0.25]
+    if busy or idle:
         w(
-            "**Other work was running on the machine during this run**: sampled for 1 s with this "
-            "harness idle, other processes kept "
-            + ", ".join(f"{b:.1f}" for _, b in busy)
-            + f" of {os.cpu_count()} cores busy (at: "
-            + ", ".join(lbl for lbl, _ in busy)
-            + "). The tools take turns, so ratios between them are fairer than the absolute "
-            "figures, which are pessimistic; in-process micro-benchmarks show it most (compare their "
-            "fastest samples)."
+            "**Other work was running on the machine during this run** (other sessions building "
+            "and testing): see the table below. The tools take turns, so ratios between them are "
+            "fairer than the absolute figures, which are pessimistic where other work was high; "
+            "in-process micro-benchmarks show it most (compare their fastest samples)."
         )
         w()
     w(
-        "Cores busy with other work (1 s sample, harness idle) / 1-minute load average when each "
-        "part started: " + ", ".join(f"{lbl} {b:.1f} / {la:.2f}" for lbl, la, b in k["loads"]) + "."
+        "CPU in use per part of the run, in cores (of "
+        f"{os.cpu_count()}): the machine's busy time (`/proc/stat`) over the part's wall time, "
+        "this run's own share (`getrusage` of the harness and its children), and the rest — other "
+        "work. Before the run, other work kept "
+        + " and at the end ".join(f"{b:.2f}" for _, _, b in k["loads"])
+        + " cores busy (1 s samples)."
     )
     w()
+    w.table(
+        ["part", "wall s", "machine busy", "this run", "other work", "load avg (1 min) at end"],
+        [
+            [p["label"], f"{p['wall']:.1f}", f"{p['busy']:.2f}", f"{p['mine']:.2f}", f"**{p['others']:.2f}**" if p["others"] > 0.25 else f"{p['others']:.2f}", f"{p['load1']:.2f}"]
+            for p in parts
+        ],
+    )
     w("## Versions and method")
     w()
     w(f"- vigil: commit `{git}`" + (" (crates modified in the worktree)" if dirty else "") + ", `cargo build --release -p vigil-cli`.")
