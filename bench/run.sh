@@ -92,3 +92,20 @@ args=(--root "$root" --shared "$shared" --corpus "$corpus" --scratch "$scratch" 
 [ -n "${SHAI_HULUD_DETECTOR:-}" ] && args+=(--shai-hulud "$SHAI_HULUD_DETECTOR")
 [ "$quick" = 1 ] && args+=(--quick)
 python3 "$root/bench/bench.py" "${args[@]}"
+
+# RESULTS must speak of the project only: name the corpus and shared folders by variable, not by
+# this machine's absolute paths.
+for results in "$root"/bench/RESULTS*.md; do
+    [ -f "$results" ] || continue
+    python3 - "$results" "$corpus" "$shared" <<'PY'
+import sys
+path, corpus, shared = sys.argv[1:4]
+text = open(path, encoding="utf-8").read()
+text = text.replace(f"CORPUS={corpus}", "CORPUS=<corpus dir built by make-corpus.sh>")
+text = text.replace(f"SHARED={shared}", "SHARED=../shared")
+for absolute, name in ((corpus, "$CORPUS"), (shared, "$SHARED")):
+    if absolute.startswith("/"):
+        text = text.replace(absolute, name)
+open(path, "w", encoding="utf-8").write(text)
+PY
+done
