@@ -103,20 +103,36 @@ class Timer:
         finally:
             os.unlink(results)
 
-    @staticmethod
-    def _own(cmd, err):
-        start = time.perf_counter()
-        pid = os.posix_spawnp(
-            "bash", ["bash", "-c", cmd], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
-        )
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - start
-        return {
-            "wall": wall,
-            "cpu": usage.ru_utime + usage.ru_stime,
-            "rss": usage.ru_maxrss / 1024,
-            "rc": os.waitstatus_to_exitcode(status),
-        }
+    def _own(self, cmd, err):
+        # Measured from a fresh, small interpreter rather than from this (larger) process: Linux
+        # counts the parent's peak RSS at fork time in the child's ru_maxrss, so the spawner's
+        # size is a floor under every figure — keep it as small as benchrun.py's.
+        fd, results = tempfile.mkstemp(suffix=".json", dir=self.scratch)
+        os.close(fd)
+        try:
+            subprocess.run(
+                [sys.executable, "-S", "-c", SPAWN_AND_MEASURE, cmd, results],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                check=False,
+            )
+            with open(results) as f:
+                return json.load(f)
+        finally:
+            os.unlink(results)
+
+
+# argv: CMD RESULT_FILE. Runs `bash -c CMD`, writes {wall, cpu, rss (MB), rc} to RESULT_FILE.
+SPAWN_AND_MEASURE = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[1]], os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[2], "w") as f:
+    json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+               "rss": usage.ru_maxrss / 1024, "rc": os.waitstatus_to_exitcode(status)}, f)
+"""
 
 
 def summarize(samples):
@@ -1024,7 +1040,9 @@ def write_report(w, **k):
     w(f"- find: {sh('find --version | head -1')}; {sh('rustc --version')}; Python {platform.python_version()}.")
     w(
         f"- Timing: {k['timer'].method()} — wall by `perf_counter`, CPU = user+sys and peak RSS "
-        "(the largest process of the tree) from `wait4()`, as in ../shared/bench/BASELINES.md. "
+        "(the largest process of the tree) from `wait4()`, as in ../shared/bench/BASELINES.md "
+        "(Linux counts the spawning Python's size at fork in a child's peak RSS, so ~11 MB is the "
+        "floor of that column: `find` itself needs ~4 MB). "
         "Warm cache: one untimed warm-up run of each command first, then the tools take turns "
         "(vigil, vigil+33k intel, syft, find, vigil, …) so drifting machine load hits all alike."
     )
