@@ -197,3 +197,48 @@ fn write_table(runs: &[Value], out: &mut impl Write) -> io::Result<()> {
     write_aligned(out, &header, &rows)?;
     writeln!(out, "({} runs)", rows.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_escapes_what_sinks_and_packages_put_in_a_run() {
+        // (field, hostile value, what must not reach the terminal)
+        let table: [(&str, &str, &str); 4] = [
+            (
+                "last_error",
+                "webhook: HTTP 400: \u{1b}[31mred\u{1b}[0m",
+                "\u{1b}",
+            ),
+            ("last_error", "slack: HTTP 400: \u{202e}gnp.exe", "\u{202e}"),
+            ("finding", "7\u{7}", "\u{7}"),
+            ("last_error", "two\rlines", "\r"),
+        ];
+        for (field, value, raw) in table {
+            let mut run = json!({
+                "id": 1, "status": "dead", "finding": "7", "workflow": "w", "task": "t",
+                "action": "webhook", "attempts": 1, "next_due": null, "last_error": null,
+            });
+            run[field] = json!(value);
+            let mut out = Vec::new();
+            write_table(&[run], &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert!(!out.contains(raw), "{field} {value:?}: {out:?}");
+            assert!(out.contains("(1 runs)"), "{out}");
+        }
+    }
+
+    #[test]
+    fn long_errors_are_cut_in_the_table_only() {
+        let run = json!({"id": 1, "status": "dead", "last_error": "x".repeat(500)});
+        let mut out = Vec::new();
+        write_table(&[run], &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains(&format!("{}…", "x".repeat(ERROR_WIDTH - 1))),
+            "{out}"
+        );
+        assert!(!out.contains(&"x".repeat(ERROR_WIDTH + 1)), "{out}");
+    }
+}
