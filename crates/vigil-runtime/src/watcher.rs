@@ -427,6 +427,12 @@ impl<M: PackageMetadata> Watcher<M> {
         self.pending.drain(..).collect()
     }
 
+    /// Forgets the package metadata read so far (see [`OwnerResolver::clear`]); what each
+    /// process loaded is kept.
+    pub fn forget_owners(&mut self) {
+        self.resolver.clear();
+    }
+
     /// Counters.
     pub fn stats(&self) -> WatcherStats {
         self.stats
