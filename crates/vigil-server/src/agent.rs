@@ -715,6 +715,168 @@ impl LocalAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_core::{Component, Ecosystem, EcosystemKind, Evidence};
+    use vigil_scan::{LiveNamespace, LiveProcess};
+
+    fn npm(name: &str, version: &str) -> Component {
+        Component::new(Ecosystem::new(EcosystemKind::Npm), name, version)
+    }
+
+    #[test]
+    fn the_process_side_merges_with_the_path_side() {
+        let manifest = "/srv/app/node_modules/debug/package.json";
+        let on_disk = vec![InstanceInput {
+            component: npm("debug", "4.4.2"),
+            purl: None,
+            container_id: None,
+            path: manifest.to_owned(),
+            evidence: Evidence::Installed,
+            dev: false,
+            pids: Vec::new(),
+        }];
+        let process = |pid: u32, container: Option<&str>| vigil_report::ProcessRef {
+            pid,
+            exe: Some("/usr/bin/node".to_owned()),
+            container_id: container.map(str::to_owned),
+        };
+        let container_id = "3f2a9c0b1d2e".repeat(5);
+        let ns = vigil_scan::processes::Namespace {
+            mnt: 99,
+            label: container_id.chars().take(12).collect(),
+        };
+        let sighting =
+            |c: Component, ev: Evidence, loc: Location, pids: &[vigil_report::ProcessRef]| {
+                Sighting {
+                    component: c,
+                    evidence: ev,
+                    location: loc,
+                    dev: false,
+                    pinned: true,
+                    processes: pids.iter().cloned().collect(),
+                }
+            };
+        let view = LiveView {
+            sightings: vec![
+                // The host's node loaded the package the path scan found installed.
+                sighting(
+                    npm("debug", "4.4.2"),
+                    Evidence::Loaded,
+                    Location::new(None, Path::new(manifest)),
+                    &[process(7, None)],
+                ),
+                // A container's node loaded its own copy.
+                sighting(
+                    npm("ms", "2.1.3"),
+                    Evidence::Loaded,
+                    Location::new(Some(&ns), Path::new("/app/node_modules/ms/package.json")),
+                    &[process(8, Some(&container_id))],
+                ),
+                // No version: never reported.
+                sighting(
+                    npm("broken", ""),
+                    Evidence::Installed,
+                    Location::new(None, Path::new("/srv/x/package.json")),
+                    &[],
+                ),
+            ],
+            processes: [
+                (
+                    7,
+                    LiveProcess {
+                        pid: 7,
+                        start_ticks: 100,
+                        exe: Some("/usr/bin/node".to_owned()),
+                        cmdline: "node server.js".to_owned(),
+                        user: Some("app".to_owned()),
+                        container_id: None,
+                    },
+                ),
+                (
+                    8,
+                    LiveProcess {
+                        pid: 8,
+                        start_ticks: 250,
+                        exe: Some("/usr/local/bin/node".to_owned()),
+                        cmdline: "node index.js".to_owned(),
+                        user: Some("1000".to_owned()),
+                        container_id: Some(container_id.clone()),
+                    },
+                ),
+                (
+                    9,
+                    LiveProcess {
+                        pid: 9,
+                        start_ticks: 300,
+                        exe: None,
+                        cmdline: String::new(),
+                        user: None,
+                        container_id: None,
+                    },
+                ),
+            ]
+            .into(),
+            namespaces: [(
+                99,
+                LiveNamespace {
+                    label: ns.label.clone(),
+                    container: vigil_runtime::ContainerIdentity {
+                        runtime: vigil_runtime::ContainerRuntime::Docker,
+                        id: Some(container_id.clone()),
+                        pod: None,
+                        source: vigil_runtime::IdentitySource::Cgroup,
+                    },
+                },
+            )]
+            .into(),
+            boot_time: Some(1_700_000_000),
+            ..LiveView::default()
+        };
+        let c = join(&on_disk, Some(&view));
+        let got: Vec<(String, Option<String>, String, Evidence, Vec<u32>)> = c
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.component.name.as_str().to_owned(),
+                    i.container_id.clone(),
+                    i.path.clone(),
+                    i.evidence,
+                    i.pids.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "debug".to_owned(),
+                    None,
+                    manifest.to_owned(),
+                    Evidence::Loaded,
+                    vec![7]
+                ),
+                (
+                    "ms".to_owned(),
+                    Some(container_id.clone()),
+                    "/app/node_modules/ms/package.json".to_owned(),
+                    Evidence::Loaded,
+                    vec![8]
+                ),
+            ]
+        );
+        // Only the processes the instances name; start = boot + ticks / 100 s.
+        let pids: Vec<(u32, i64)> = c
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.start_time.unix_millis()))
+            .collect();
+        assert_eq!(pids, [(7, 1_700_000_001_000), (8, 1_700_000_002_500)]);
+        assert_eq!(c.containers.len(), 1);
+        assert_eq!(c.containers[0].id, container_id);
+        assert_eq!(c.containers[0].runtime.as_deref(), Some("docker"));
+        // Without the process side: the path side as it is.
+        assert_eq!(join(&on_disk, None).instances, on_disk);
+    }
 
     #[test]
     fn watch_passes_are_debounced_and_rate_limited() {

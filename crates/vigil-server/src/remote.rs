@@ -834,6 +834,89 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deltas_name_changed_and_gone_instances_processes_and_containers() {
+        use vigil_core::{Ecosystem, EcosystemKind, Evidence};
+        use vigil_store::Timestamp;
+        let instance = |name: &str, pids: &[u32]| InstanceInput {
+            component: Component::new(Ecosystem::new(EcosystemKind::Npm), name, "1.0.0"),
+            purl: None,
+            container_id: None,
+            path: format!("/srv/node_modules/{name}/package.json"),
+            evidence: Evidence::Loaded,
+            dev: false,
+            pids: pids.to_vec(),
+        };
+        let at = |ms: u64| {
+            Timestamp::from_system_time(std::time::UNIX_EPOCH + Duration::from_millis(ms))
+        };
+        let process = |pid: u32, start: u64| ProcessInfo {
+            pid,
+            start_time: at(start),
+            exe: None,
+            cmdline: None,
+            user: None,
+            container_id: None,
+            listening: Vec::new(),
+        };
+        let container = |id: &str| ContainerInfo {
+            id: id.to_owned(),
+            ..ContainerInfo::default()
+        };
+        let collected = |i: Vec<InstanceInput>, p: Vec<ProcessInfo>, c: Vec<ContainerInfo>| {
+            Base::of(&Collected {
+                instances: i,
+                processes: p,
+                containers: c,
+                ..Collected::default()
+            })
+        };
+        let before = collected(
+            vec![instance("a", &[1]), instance("b", &[])],
+            vec![process(1, 1000), process(2, 2000)],
+            vec![container("c1")],
+        );
+        let after = collected(
+            vec![instance("a", &[1, 3]), instance("c", &[3])],
+            vec![process(1, 1000), process(3, 3000)],
+            vec![container("c2")],
+        );
+        let (instances, processes, containers, removals) = before.delta(&after);
+        let names: Vec<&str> = instances
+            .iter()
+            .map(|i| i.component.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(
+            removals
+                .instances
+                .iter()
+                .map(|k| k.component.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert_eq!(processes.iter().map(|p| p.pid).collect::<Vec<_>>(), [3]);
+        assert_eq!(removals.processes, [(2, at(2000))]);
+        assert_eq!(
+            containers.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["c2"]
+        );
+        assert_eq!(removals.containers, ["c1"]);
+        // A re-used pid is another process: the old one is gone, the new one listed.
+        let reused = collected(
+            vec![instance("a", &[1, 3]), instance("c", &[3])],
+            vec![process(1, 5000), process(3, 3000)],
+            vec![container("c2")],
+        );
+        let (_, processes, _, removals) = after.delta(&reused);
+        assert_eq!(processes.iter().map(|p| p.pid).collect::<Vec<_>>(), [1]);
+        assert_eq!(removals.processes, [(1, at(1000))]);
+        // Nothing changed: nothing to send.
+        let (i, p, c, r) = after.delta(&after);
+        assert!(i.is_empty() && p.is_empty() && c.is_empty());
+        assert_eq!(r, Removals::default());
+    }
+
+    #[test]
     fn backoff_grows_is_capped_and_jittered() {
         let mut b = Backoff {
             settings: BackoffSettings {
