@@ -832,7 +832,8 @@ mod tests {
             ..LiveView::default()
         };
         let c = join(&on_disk, Some(&view));
-        let got: Vec<(String, Option<String>, String, Evidence, Vec<u32>)> = c
+        type Row = (String, Option<String>, String, Evidence, Vec<u32>);
+        let got: Vec<Row> = c
             .instances
             .iter()
             .map(|i| {
