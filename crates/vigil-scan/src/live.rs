@@ -15,6 +15,12 @@
 //!   a package by a process) to the last sweep — reading just the processes the sweep did not
 //!   know — so an agent can report a load within a second without sweeping the host again.
 //!
+//! With [`LiveOptions::write_paths`] the watcher also sees files closed after writing under
+//! those paths (`FAN_CLOSE_WRITE`); when one is a file the inventory reads (a collector of
+//! vigil-inventory's registry claims it), [`LiveProcesses::take_written`] turns true so the
+//! agent rescans its paths — at most once per [`WRITE_GAP`], so an `npm install` of a
+//! thousand packages is a few rescans, not a thousand.
+//!
 //! The watcher thread calls the agent's `on_change` whenever it queued observations; the
 //! agent decides when to call [`LiveProcesses::update`] (debounced, rate-limited). Without
 //! root (fanotify refused) there is no thread: sweeps only, and [`LiveProcesses::watching`]
@@ -107,6 +113,8 @@ pub struct LiveOptions {
     pub watch: bool,
     /// Further paths whose filesystems the watcher marks (the agent's configured paths).
     pub watch_paths: Vec<PathBuf>,
+    /// Paths under which a package file written is a change ([`LiveProcesses::take_written`]).
+    pub write_paths: Vec<PathBuf>,
 }
 
 impl Default for LiveOptions {
@@ -115,6 +123,7 @@ impl Default for LiveOptions {
             procfs: ProcfsRoot::system(),
             watch: true,
             watch_paths: Vec::new(),
+            write_paths: Vec::new(),
         }
     }
 }
@@ -156,7 +165,13 @@ impl LiveProcesses {
                 OwnerResolver::default(),
                 WatcherLimits::default(),
             )
-            .map(|w| WatchThread::start(w, on_change))
+            .map(|mut w| {
+                // Before the thread starts: a write right after `new` returns is seen.
+                let write_warning = watch_writes(&mut w, &options.write_paths);
+                let thread = WatchThread::start(w, on_change);
+                thread.shared().write_warning = write_warning;
+                thread
+            })
             .map_err(|e| e.to_string())
         } else {
             Err("watching is off".to_owned())
@@ -180,6 +195,18 @@ impl LiveProcesses {
             },
             Err(why) => Err(why.clone()),
         }
+    }
+
+    /// Whether a package file was written under the write paths since the last call.
+    pub fn take_written(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_ok_and(|t| std::mem::take(&mut t.shared().written))
+    }
+
+    /// The processes as the last sweep (and updates) left them, without reading anything.
+    pub fn current(&self) -> Option<LiveView> {
+        self.run.as_ref().map(|run| self.view(run))
     }
 
     /// The watcher's counters.
@@ -214,6 +241,9 @@ impl LiveProcesses {
             }
             thread.forget_owners();
             if let Some(warning) = thread.watch(roots, Some(Duration::from_secs(2))) {
+                run.warnings.push(warning);
+            }
+            if let Some(warning) = thread.shared().write_warning.take() {
                 run.warnings.push(warning);
             }
         }
@@ -310,6 +340,43 @@ struct Shared {
     stats: WatcherStats,
     /// Why the watcher stopped, if it did.
     failed: Option<String>,
+    /// A package file was written under the write paths (see [`WRITE_GAP`]).
+    written: bool,
+    /// Why some write paths are not watched (reported once, with the first sweep).
+    write_warning: Option<String>,
+}
+
+/// Least time between two "package files written" changes: each makes the agent rescan its
+/// paths, which may take a while.
+pub const WRITE_GAP: Duration = Duration::from_secs(2);
+
+/// Marks `paths` for writes; a warning line when some could not be.
+fn watch_writes(watcher: &mut Watcher, paths: &[PathBuf]) -> Option<String> {
+    let failures: Vec<String> = paths
+        .iter()
+        .filter_map(|p| watcher.watch_writes(p).err().map(|e| e.to_string()))
+        .collect();
+    let first = failures.first()?;
+    Some(format!(
+        "{} path(s) not watched for new packages (first: {first}); they are rescanned on the interval",
+        failures.len()
+    ))
+}
+
+/// Whether the inventory reads `path` (some collector claims it).
+fn inventoried(registry: &vigil_inventory::Registry, path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    let mut claimed = false;
+    registry.for_each_claimant(path, name, parent, |_| claimed = true);
+    claimed
 }
 
 enum Request {
@@ -346,6 +413,9 @@ impl WatchThread {
                 .spawn(move || {
                     let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
                     let mut last_reap = Instant::now();
+                    let registry = vigil_inventory::Registry::with_default_collectors();
+                    let mut written = false;
+                    let mut last_written: Option<Instant> = None;
                     while !stop.load(Ordering::Relaxed) {
                         while let Ok(request) = inbox.try_recv() {
                             match request {
@@ -362,6 +432,14 @@ impl WatchThread {
                         if let Err(e) = watcher.poll(Duration::from_millis(50)) {
                             lock().failed = Some(e.to_string());
                             return;
+                        }
+                        let writes = watcher.take_writes();
+                        written |= writes.iter().any(|p| inventoried(&registry, p));
+                        if written && last_written.is_none_or(|t| t.elapsed() >= WRITE_GAP) {
+                            written = false;
+                            last_written = Some(Instant::now());
+                            lock().written = true;
+                            on_change();
                         }
                         let observations = watcher.take_observations();
                         if !observations.is_empty() {

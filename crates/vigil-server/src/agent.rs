@@ -288,6 +288,7 @@ impl Collector {
             LiveProcesses::new(
                 LiveOptions {
                     watch_paths: paths.clone(),
+                    write_paths: paths.clone(),
                     ..LiveOptions::default()
                 },
                 Arc::new(move || raise.raise()),
@@ -329,15 +330,7 @@ impl Collector {
             self.swept = swept.instances;
             self.last_sweep = Some(Instant::now());
         }
-        let scanned = self.scanner.scan(&self.paths);
-        errors.extend(scanned.errors);
-        let mut seen = HashSet::new();
-        self.on_disk = scanned
-            .instances
-            .into_iter()
-            .chain(self.swept.iter().cloned())
-            .filter(|i| seen.insert((i.component.clone(), i.container_id.clone(), i.path.clone())))
-            .collect();
+        self.scan_paths(&mut errors);
         let view = match self.processes.as_mut().map(LiveProcesses::sweep) {
             Some(Ok(view)) => Some(view),
             Some(Err(e)) => {
@@ -353,12 +346,38 @@ impl Collector {
         collected
     }
 
+    /// The configured paths, joined with the last sweep's result into `on_disk`.
+    fn scan_paths(&mut self, errors: &mut Vec<String>) {
+        let scanned = self.scanner.scan(&self.paths);
+        errors.extend(scanned.errors);
+        let mut seen = HashSet::new();
+        self.on_disk = scanned
+            .instances
+            .into_iter()
+            .chain(self.swept.iter().cloned())
+            .filter(|i| seen.insert((i.component.clone(), i.container_id.clone(), i.path.clone())))
+            .collect();
+    }
+
     /// A watch pass: the watcher's new observations applied to the last interval pass (no
-    /// path scan, no sweep). `None` when there is nothing new. Blocking.
+    /// sweep), and the configured paths rescanned when a package file was written under
+    /// them. `None` when there is nothing new. Blocking.
     pub fn collect_changes(&mut self) -> Option<Collected> {
         let started = Instant::now();
-        let view = self.processes.as_mut()?.update()?;
+        let live = self.processes.as_mut()?;
+        let written = live.take_written();
+        let view = match live.update() {
+            Some(view) => view,
+            None if written => live.current()?,
+            None => return None,
+        };
+        let mut errors = Vec::new();
+        if written {
+            self.scan_paths(&mut errors);
+        }
         let mut collected = join(&self.on_disk, Some(&view));
+        errors.append(&mut collected.errors);
+        collected.errors = errors;
         collected.scan_time = started.elapsed();
         Some(collected)
     }
@@ -677,7 +696,7 @@ impl LocalAgent {
                     {
                         let trigger = match (kind, first_change) {
                             (PassKind::Watch, Some(t)) => format!(
-                                "; watch pass, {} ms after the load",
+                                "; watch pass, {} ms after the change",
                                 t.elapsed().as_millis()
                             ),
                             _ => String::new(),

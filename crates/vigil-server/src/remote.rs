@@ -755,7 +755,7 @@ impl RemoteAgent {
                             },
                             match first {
                                 Some(t) => format!(
-                                    "; watch pass, {} ms after the load",
+                                    "; watch pass, {} ms after the change",
                                     t.elapsed().as_millis()
                                 ),
                                 None => String::new(),
