@@ -96,7 +96,7 @@ pub struct AgentSection {
     pub host_name: Option<String>,
     /// Also report running processes: what they load (`LOADED`, with pids and containers)
     /// and what is installed where they resolve packages from; with root, a fanotify watcher
-    /// reports new loads within a second. A configuration file without the key gets
+    /// reports new loads (and package files written under `paths`) within a second. A configuration file without the key gets
     /// [`processes_by_default`]; this struct's `Default` is off, so embedding code opts in.
     pub processes: bool,
 }
