@@ -573,9 +573,20 @@ impl Store {
         status: Option<OutboxStatus>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>> {
+        self.list_outbox_for(status, None, limit)
+    }
+
+    /// Tasks newest first, of one status or all, of one finding or all (the workflow runs
+    /// of `vigil workflows runs`).
+    pub fn list_outbox_for(
+        &self,
+        status: Option<OutboxStatus>,
+        finding: Option<FindingId>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
         self.read(
-            |c| sqlite::list_outbox(c, status, limit),
-            |t| postgres::list_outbox(t, status, limit),
+            |c| sqlite::list_outbox(c, status, finding, limit),
+            |t| postgres::list_outbox(t, status, finding, limit),
         )
     }
 
@@ -814,6 +825,20 @@ impl WriteTx<'_> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::append_event(c, event),
             TxInner::Postgres(t) => postgres::append_event(t, event),
+        }
+    }
+
+    /// The start times of the live processes `pids` on host `host`, as the agent reported
+    /// them; pids without a live process row are left out. Events carry them so a quarantine
+    /// never signals a pid reused since detection.
+    pub fn process_start_times(
+        &mut self,
+        host: &str,
+        pids: &[u32],
+    ) -> Result<Vec<(u32, Timestamp)>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::process_start_times(c, host, pids),
+            TxInner::Postgres(t) => postgres::process_start_times(t, host, pids),
         }
     }
 
