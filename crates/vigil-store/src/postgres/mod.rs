@@ -34,6 +34,11 @@
 //!   serializes only appenders, from their append to their commit (take it last: append events
 //!   after the other writes of a transaction).
 //!
+//! - **Detection** (matching snapshots and intel changes, auto-resolve) runs one transaction
+//!   at a time across replicas: `WriteTx::lock_detection` takes a transaction-level advisory
+//!   lock on the schema. The server takes it first in every detection transaction, before
+//!   the host and event locks, so the lock order is always detection → host → events.
+//!
 //! Write transactions run at `READ COMMITTED` with those explicit locks; reads run in
 //! `REPEATABLE READ READ ONLY` transactions (one consistent snapshot). A lock wait longer than
 //! `busy_timeout` (`lock_timeout`), a deadlock or a serialization failure is
