@@ -45,6 +45,8 @@ enum Command {
     Findings(commands::findings::FindingsArgs),
     /// API tokens.
     Token(commands::token::TokenArgs),
+    /// Workflow runs: list deliveries and dead letters, retry a dead run.
+    Workflows(commands::workflows::WorkflowsArgs),
     /// Version orderings of every ecosystem.
     Version {
         #[command(subcommand)]
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Query(args) => commands::query::run(args),
         Command::Findings(args) => commands::findings::run(args),
         Command::Token(args) => commands::token::run(args),
+        Command::Workflows(args) => commands::workflows::run(args),
         Command::Version { command } => commands::version::run(command),
     };
     match result {

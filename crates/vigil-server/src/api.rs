@@ -9,6 +9,8 @@
 //! | `POST /api/v1/findings/{id}/{ack\|resolve\|mute}` | `write` | status change (mute: `{"reason"}`; resolve: `{"thaw": true}` undoes freezes) |
 //! | `POST /api/v1/intel` | `admin` | import OSV JSON or a custom list (`?name=`, `?kind=osv\|list\|csv`) |
 //! | `POST /api/v1/tokens` | `admin` | create a token (`{"name", "scopes"}`) |
+//! | `GET /api/v1/workflows/runs` | `read` | workflow runs (outbox items; `status`, `finding`, `limit`), newest first |
+//! | `POST /api/v1/workflows/runs/{id}/retry` | `write` | a dead run back to pending, attempts reset |
 //! | `GET /api/v1/metrics/mttx` | `read` | MTTD/MTTA/MTTI, aggregated and per finding |
 //! | `GET /metrics` | `read` | Prometheus text |
 //! | `GET /healthz` | none | liveness |
@@ -35,7 +37,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vigil_intel::{AdvisoryIndex, ImportOptions};
 use vigil_store::{
-    FindingFilter, FindingId, FindingRecord, FindingStatus, Store, StoreError, Timestamp, TokenInfo,
+    FindingFilter, FindingId, FindingRecord, FindingStatus, OutboxId, OutboxStatus, Store,
+    StoreError, Timestamp, TokenInfo,
 };
 use vigil_workflow::ActionServices;
 
@@ -44,7 +47,7 @@ use crate::event::{Description, payload};
 use crate::intel::UploadKind;
 use crate::lifecycle::{Lifecycle, LifecycleError, StatusAction, describe_from_store};
 use crate::metrics::{Gauges, Metrics};
-use crate::outbox::StoreOutbox;
+use crate::outbox::{RetryOutcome, StoreOutbox, run_json};
 use crate::query::{DEFAULT_LIMIT, QueryFailure, run_query};
 use crate::snapshot::{self, SnapshotError};
 
@@ -240,6 +243,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/findings/{id}/{action}", post(finding_action))
         .route("/api/v1/intel", post(import_intel))
         .route("/api/v1/tokens", post(create_token))
+        .route("/api/v1/workflows/runs", get(list_runs))
+        .route("/api/v1/workflows/runs/{id}/retry", post(retry_run))
         .route("/api/v1/metrics/mttx", get(mttx))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), count))
         .layer(DefaultBodyLimit::max(limit))
@@ -572,6 +577,80 @@ fn lifecycle_error(e: LifecycleError) -> ApiError {
         LifecycleError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, e.to_string())
+}
+
+#[derive(Deserialize)]
+struct RunsParams {
+    status: Option<String>,
+    finding: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(params): Query<RunsParams>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Scope::Read).await?;
+    let status = match params.status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => Some(OutboxStatus::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("unknown status {s:?}: use pending, in_flight, delivered or dead"),
+            )
+        })?),
+    };
+    let finding = match params.finding.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(f) => Some(finding_id(f)?),
+    };
+    let limit = params.limit.unwrap_or(1000).clamp(1, 10_000);
+    let store = Arc::clone(state.store());
+    let workflows = Arc::clone(state.detector.workflows());
+    let runs = blocking(move || {
+        Ok(store
+            .list_outbox_for(status, finding, limit)?
+            .iter()
+            .map(|item| run_json(item, &workflows))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(json!({ "runs": runs })))
+}
+
+async fn retry_run(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Scope::Write).await?;
+    let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0).map(OutboxId) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{id:?} is not a run id"),
+        ));
+    };
+    let store = Arc::clone(state.store());
+    let workflows = Arc::clone(state.detector.workflows());
+    blocking(
+        move || match crate::outbox::retry_run(&store, id, Timestamp::now())? {
+            RetryOutcome::Requeued(item) => Ok(Json(run_json(&item, &workflows))),
+            RetryOutcome::NotDead(status) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "run {} is {}, not dead: only dead runs are retried",
+                    id.0,
+                    status.as_str()
+                ),
+            )),
+            RetryOutcome::NotFound => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("run {} does not exist", id.0),
+            )),
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -117,6 +117,26 @@ impl Client {
         )
     }
 
+    /// `GET /api/v1/workflows/runs` with query parameters.
+    pub fn workflow_runs(&self, params: &[(&str, String)]) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .get(self.url("/api/v1/workflows/runs"))
+                .query(params),
+        )
+    }
+
+    /// `POST /api/v1/workflows/runs/{id}/retry`.
+    pub fn retry_run(&self, id: &str) -> Result<Value, ClientError> {
+        let id: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+        self.send(
+            self.http
+                .post(self.url(&format!("/api/v1/workflows/runs/{id}/retry")))
+                .header("content-type", "application/json")
+                .body("{}"),
+        )
+    }
+
     /// `POST /api/v1/tokens`.
     pub fn create_token(&self, name: &str, scopes: &[String]) -> Result<Value, ClientError> {
         self.send(

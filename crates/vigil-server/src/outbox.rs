@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use vigil_store::{
     EventSeq, FindingId, OutboxId, OutboxInput, OutboxStatus, Store, StoreError, Timestamp, WriteTx,
 };
 use vigil_workflow::outbox::{ItemId, OutboxCounts, OutboxItem};
-use vigil_workflow::{ItemStatus, NewItem, Outbox, OutboxError, Retry};
+use vigil_workflow::{ItemStatus, NewItem, Outbox, OutboxError, Retry, WorkflowSet};
 
 /// The durable outbox.
 #[derive(Clone, Debug)]
@@ -122,6 +122,56 @@ pub fn enqueue_in(
         }
     }
     Ok(created)
+}
+
+/// A workflow run (one outbox item) as the API and `vigil workflows runs` show it. `action`
+/// comes from the configuration in use (null when the workflow or task is no longer
+/// configured); the payload and result stay out (they are the event, readable elsewhere).
+pub fn run_json(item: &vigil_store::OutboxItem, workflows: &WorkflowSet) -> Value {
+    let action = workflows
+        .workflow(&item.workflow)
+        .and_then(|w| w.task(&item.task))
+        .map(|t| t.action.kind().name());
+    json!({
+        "id": item.id.0,
+        "finding": item
+            .finding_id
+            .map(|f| f.0.to_string())
+            .or_else(|| item.subject.clone()),
+        "workflow": item.workflow,
+        "task": item.task,
+        "action": action,
+        "status": item.status.as_str(),
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "next_due": (item.status == OutboxStatus::Pending)
+            .then(|| item.next_attempt_at.to_rfc3339()),
+        "idempotency_key": item.idempotency_key,
+        "created_at": item.created_at.to_rfc3339(),
+        "delivered_at": item.delivered_at.map(Timestamp::to_rfc3339),
+    })
+}
+
+/// What [`retry_run`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RetryOutcome {
+    /// The dead item is pending again, its attempts reset.
+    Requeued(Box<vigil_store::OutboxItem>),
+    /// The item is not dead (nothing to retry); its status.
+    NotDead(OutboxStatus),
+    /// No such item.
+    NotFound,
+}
+
+/// Puts a dead-lettered run back in the queue (`POST /api/v1/workflows/runs/{id}/retry`,
+/// `vigil workflows retry ID`): the operator fixed the sink, delivery starts over.
+pub fn retry_run(store: &Store, id: OutboxId, now: Timestamp) -> vigil_store::Result<RetryOutcome> {
+    let requeued = store.requeue(id, now)?;
+    Ok(match store.outbox_item(id)? {
+        None => RetryOutcome::NotFound,
+        Some(item) if requeued => RetryOutcome::Requeued(Box::new(item)),
+        Some(item) => RetryOutcome::NotDead(item.status),
+    })
 }
 
 impl Outbox for StoreOutbox {

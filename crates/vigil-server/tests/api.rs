@@ -161,6 +161,20 @@ async fn every_endpoint_but_healthz_checks_the_token_and_its_scope() {
         ),
         ("GET", "/api/v1/metrics/mttx", Value::Null, &ingest, &read),
         ("GET", "/metrics", Value::Null, &ingest, &read),
+        (
+            "GET",
+            "/api/v1/workflows/runs?status=dead",
+            Value::Null,
+            &ingest,
+            &read,
+        ),
+        (
+            "POST",
+            "/api/v1/workflows/runs/1/retry",
+            json!({}),
+            &read,
+            &write,
+        ),
     ];
     let wrong = format!("vgl_{}", "0".repeat(64));
     for (method, path, body, weak, strong) in &table {

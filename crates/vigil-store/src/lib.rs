@@ -579,9 +579,20 @@ impl Store {
         status: Option<OutboxStatus>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>> {
+        self.list_outbox_for(status, None, limit)
+    }
+
+    /// Tasks newest first, of one status or all, of one finding or all (the workflow runs
+    /// of `vigil workflows runs`).
+    pub fn list_outbox_for(
+        &self,
+        status: Option<OutboxStatus>,
+        finding: Option<FindingId>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
         self.read(
-            |c| sqlite::list_outbox(c, status, limit),
-            |t| postgres::list_outbox(t, status, limit),
+            |c| sqlite::list_outbox(c, status, finding, limit),
+            |t| postgres::list_outbox(t, status, finding, limit),
         )
     }
 

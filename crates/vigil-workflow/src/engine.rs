@@ -202,9 +202,10 @@ impl Dispatcher {
     pub async fn run_once(self: &Arc<Self>) -> Result<DispatchReport, OutboxError> {
         let now = self.clock.now_ms();
         let d = &self.set.delivery;
+        let (worker, lease, concurrency) = (self.worker.clone(), d.lease, d.concurrency);
         let items = self
-            .outbox
-            .lease_due(&self.worker, now, d.lease, d.concurrency)?;
+            .outbox_call(move |o| o.lease_due(&worker, now, lease, concurrency))
+            .await?;
         let mut report = DispatchReport {
             leased: items.len(),
             ..DispatchReport::default()
@@ -247,26 +248,44 @@ impl Dispatcher {
         }
     }
 
+    /// Runs an outbox call on a blocking thread. Outboxes are synchronous (SQLite; the
+    /// synchronous PostgreSQL client, which drives a runtime of its own and panics when called
+    /// on one of this runtime's workers), and a store round trip must not stall the workers
+    /// that deliver.
+    async fn outbox_call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Outbox) -> Result<T, OutboxError> + Send + 'static,
+    ) -> Result<T, OutboxError> {
+        let outbox = Arc::clone(&self.outbox);
+        tokio::task::spawn_blocking(move || f(outbox.as_ref()))
+            .await
+            .map_err(|e| OutboxError::Store(format!("outbox call failed: {e}")))?
+    }
+
     async fn deliver(&self, item: OutboxItem) -> Result<Outcome, OutboxError> {
         let Some(workflow) = self.set.workflow(&item.workflow) else {
-            return self.finish(
-                &item,
-                Err(ActionError::permanent(format!(
-                    "workflow `{}` is no longer configured",
-                    item.workflow
-                ))),
-                1,
-            );
+            return self
+                .finish(
+                    &item,
+                    Err(ActionError::permanent(format!(
+                        "workflow `{}` is no longer configured",
+                        item.workflow
+                    ))),
+                    1,
+                )
+                .await;
         };
         let Some(task) = workflow.task(&item.task) else {
-            return self.finish(
-                &item,
-                Err(ActionError::permanent(format!(
-                    "task `{}` is no longer configured",
-                    item.task
-                ))),
-                1,
-            );
+            return self
+                .finish(
+                    &item,
+                    Err(ActionError::permanent(format!(
+                        "task `{}` is no longer configured",
+                        item.task
+                    ))),
+                    1,
+                )
+                .await;
         };
         let max_attempts = task.max_attempts.unwrap_or(self.set.delivery.max_attempts);
 
@@ -291,7 +310,11 @@ impl Dispatcher {
                             .clock
                             .now_ms()
                             .saturating_add(i64::try_from(w.as_millis()).unwrap_or(i64::MAX));
-                        return match self.outbox.release(item.id, &self.worker, not_before) {
+                        let (id, worker) = (item.id, self.worker.clone());
+                        let released = self
+                            .outbox_call(move |o| o.release(id, &worker, not_before))
+                            .await;
+                        return match released {
                             Ok(()) => Ok(Outcome::Deferred),
                             Err(OutboxError::LeaseLost(_)) => Ok(Outcome::Lost),
                             Err(e) => Err(e),
@@ -305,7 +328,8 @@ impl Dispatcher {
         let mut event = item.payload.get("event").cloned().unwrap_or(Value::Null);
         let mut tasks = Map::new();
         if !task.after.is_empty() {
-            for dep in self.outbox.get_by_keys(&item.after)? {
+            let after = item.after.clone();
+            for dep in self.outbox_call(move |o| o.get_by_keys(&after)).await? {
                 if let Some(result) = dep.result {
                     if let Some(Value::Object(additions)) = result.get("event") {
                         extend(&mut event, additions);
@@ -333,27 +357,28 @@ impl Dispatcher {
                     self.set.delivery.task_timeout
                 ))),
             };
-        self.finish(&item, outcome, max_attempts)
+        self.finish(&item, outcome, max_attempts).await
     }
 
-    fn finish(
+    async fn finish(
         &self,
         item: &OutboxItem,
         outcome: Result<Value, ActionError>,
         max_attempts: u32,
     ) -> Result<Outcome, OutboxError> {
         let now = self.clock.now_ms();
+        let (id, worker) = (item.id, self.worker.clone());
         let result = match outcome {
             Ok(value) => self
-                .outbox
-                .complete(item.id, &self.worker, now, value)
+                .outbox_call(move |o| o.complete(id, &worker, now, value))
+                .await
                 .map(|()| Outcome::Delivered),
             Err(e) if e.retryable && item.attempts < max_attempts => {
                 let d = &self.set.delivery;
                 let delay = backoff(item.attempts, d.backoff_base, d.backoff_cap, &item.key)
                     .max(e.retry_after.unwrap_or_default());
-                self.outbox
-                    .fail(item.id, &self.worker, now, &e.message, Retry::After(delay))
+                self.outbox_call(move |o| o.fail(id, &worker, now, &e.message, Retry::After(delay)))
+                    .await
                     .map(|()| Outcome::Retried)
             }
             Err(e) => {
@@ -362,8 +387,8 @@ impl Dispatcher {
                 } else {
                     e.message
                 };
-                self.outbox
-                    .fail(item.id, &self.worker, now, &message, Retry::Never)
+                self.outbox_call(move |o| o.fail(id, &worker, now, &message, Retry::Never))
+                    .await
                     .map(|()| Outcome::Dead)
             }
         };

@@ -225,7 +225,8 @@ fn change(target: Target, id: &str, action: StatusAction, thaw: bool) -> anyhow:
     Ok(Outcome::Clean)
 }
 
-fn text(f: &Value, key: &str) -> String {
+/// A field of a JSON row as table text (null → empty).
+pub(super) fn text(f: &Value, key: &str) -> String {
     match f.get(key) {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -244,7 +245,7 @@ fn write_table(findings: &[Value], out: &mut impl Write) -> io::Result<()> {
         "EVIDENCE",
         "DETECTED",
     ];
-    let rows: Vec<[String; 8]> = findings
+    let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| {
             let place = match text(f, "affected_entity.type").as_str() {
@@ -274,26 +275,41 @@ fn write_table(findings: &[Value], out: &mut impl Write) -> io::Result<()> {
                 text(f, "evidence"),
                 text(f, "detected_at"),
             ]
-            .map(|s| escape(&s).into_owned())
+            .to_vec()
         })
         .collect();
-    let mut widths = header.map(str::len);
+    write_aligned(out, &header, &rows)?;
+    writeln!(out, "({} findings)", rows.len())
+}
+
+/// Writes `rows` under `header` in aligned columns, every cell escaped (cells carry
+/// attacker-controlled package names, paths and sink error messages).
+pub(super) fn write_aligned(
+    out: &mut impl Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| escape(c).into_owned()).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, v) in widths.iter_mut().zip(row) {
             *w = (*w).max(v.chars().count());
         }
     }
-    let line = |out: &mut dyn Write, cells: Vec<&str>| -> io::Result<()> {
+    let line = |out: &mut dyn Write, cells: &[&str]| -> io::Result<()> {
         let parts: Vec<String> = cells
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         writeln!(out, "{}", parts.join("  ").trim_end())
     };
-    line(out, header.to_vec())?;
+    line(out, header)?;
     for row in &rows {
-        line(out, row.iter().map(String::as_str).collect())?;
+        line(out, &row.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
-    writeln!(out, "({} findings)", rows.len())
+    Ok(())
 }

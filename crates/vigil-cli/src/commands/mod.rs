@@ -10,3 +10,4 @@ pub mod serve;
 pub mod target;
 pub mod token;
 pub mod version;
+pub mod workflows;

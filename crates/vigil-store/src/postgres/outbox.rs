@@ -242,12 +242,18 @@ pub(crate) fn outbox_by_keys(tx: &Tx, keys: &[String]) -> Result<Vec<OutboxItem>
 pub(crate) fn list_outbox(
     tx: &Tx,
     status: Option<OutboxStatus>,
+    finding: Option<FindingId>,
     n: usize,
 ) -> Result<Vec<OutboxItem>> {
     items(
         &mut *tx.conn()?,
-        "WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2",
-        &[&status.map(OutboxStatus::as_str), &limit(n)],
+        "WHERE ($1::text IS NULL OR status = $1) AND ($3::bigint IS NULL OR finding_id = $3)
+         ORDER BY id DESC LIMIT $2",
+        &[
+            &status.map(OutboxStatus::as_str),
+            &limit(n),
+            &finding.map(|f| f.0),
+        ],
     )
 }
 

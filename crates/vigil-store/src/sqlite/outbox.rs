@@ -242,17 +242,20 @@ pub(crate) fn outbox_by_keys(conn: &Connection, keys: &[String]) -> Result<Vec<O
 pub(crate) fn list_outbox(
     conn: &Connection,
     status: Option<OutboxStatus>,
+    finding: Option<FindingId>,
     limit: usize,
 ) -> Result<Vec<OutboxItem>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "{ITEM_SELECT} WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
+            "{ITEM_SELECT} WHERE (?1 IS NULL OR status = ?1) AND (?3 IS NULL OR finding_id = ?3)
+             ORDER BY id DESC LIMIT ?2"
         ))
         .map_err(db("read outbox"))?;
     let mut rows = stmt
         .query(params![
             status.map(OutboxStatus::as_str),
-            i64::try_from(limit).unwrap_or(i64::MAX)
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            finding.map(|f| f.0)
         ])
         .map_err(db("read outbox"))?;
     let mut out = Vec::new();
