@@ -13,151 +13,15 @@
 
 #[path = "../../vigil-store/tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn vigil() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("vigil"))
-}
-
-/// A running `vigil serve` replica.
-struct Replica {
-    child: Child,
-    base: String,
-    token: Option<String>,
-}
-
-impl Replica {
-    fn start(data: &Path, config: &Path, store: &str) -> Replica {
-        let mut child = vigil()
-            .args(["-q", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .arg("--config")
-            .arg(config)
-            .env("VIGIL_STORE", store)
-            .stdout(Stdio::piped())
-            .stderr(
-                // The replica's log, kept beside its data directory for a failing run.
-                std::fs::File::options()
-                    .create(true)
-                    .append(true)
-                    .open(data.with_extension("log"))
-                    .unwrap(),
-            )
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut base, mut token) = (None, None);
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(api) = line.trim().strip_prefix("api:") {
-                base = Some(api.trim().to_owned());
-            }
-            if let Some(t) = line.split("stored hashed): ").nth(1) {
-                token = Some(t.trim().to_owned());
-            }
-            // The banner ends with the curl line.
-            if line.contains("curl ") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Replica {
-            child,
-            base: base.expect("no api line: the replica did not start"),
-            token,
-        }
-    }
-
-    fn sigkill(&mut self) {
-        self.child.kill().unwrap();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-fn post(base: &str, token: &str, path: &str, body: Vec<u8>, content_type: &str) -> Value {
-    let r = http()
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .unwrap();
-    let status = r.status();
-    let v: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
-    assert!(status.is_success(), "{path}: {status} {v}");
-    v
-}
-
-/// A webhook sink on 127.0.0.1 counting deliveries per idempotency key.
-fn sink() -> (String, Arc<Mutex<HashMap<String, usize>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let counted = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let counted = Arc::clone(&counted);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut key, mut length) = (None, 0usize);
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let l = line.trim_end();
-                    if l.is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = l.split_once(':') {
-                        match name.trim().to_ascii_lowercase().as_str() {
-                            "x-vigil-idempotency-key" => key = Some(value.trim().to_owned()),
-                            "content-length" => length = value.trim().parse().unwrap_or(0),
-                            _ => {}
-                        }
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                if let Some(key) = key {
-                    *counted.lock().unwrap().entry(key).or_default() += 1;
-                }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            });
-        }
-    });
-    (url, seen)
-}
+use support::{Api, Serve, Sink, vigil};
 
 /// Which packages agent `agent`'s host has at `sequence`: two baseline-malicious packages,
 /// `left-pad` (made malicious by the intel uploaded during the run) and clean ones, coming
@@ -178,7 +42,7 @@ fn agent_packages(agent: usize, sequence: u64) -> Vec<(&'static str, &'static st
         .collect()
 }
 
-fn snapshot(host: &str, sequence: u64, packages: &[(&str, &str)]) -> Vec<u8> {
+fn snapshot(host: &str, sequence: u64, packages: &[(&str, &str)]) -> Value {
     json!({
         "host": {"name": host},
         "sequence": sequence,
@@ -188,8 +52,6 @@ fn snapshot(host: &str, sequence: u64, packages: &[(&str, &str)]) -> Vec<u8> {
             "path": format!("/srv/app/node_modules/{n}"), "evidence": "INSTALLED"
         })).collect::<Vec<_>>()
     })
-    .to_string()
-    .into_bytes()
 }
 
 #[test]
@@ -200,13 +62,15 @@ fn two_replicas_three_agents_and_kills_lose_and_duplicate_nothing() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let dir = { let p = dir.keep(); eprintln!("KEEP {}", p.display()); tempfile::Builder::new().disable_cleanup(true).tempdir_in(&p).unwrap() };
-    let (hook, deliveries) = sink();
+    let sink = Sink::start(Duration::ZERO);
     let config = dir.path().join("vigil.toml");
     std::fs::write(
         &config,
         format!(
             r#"
+[store]
+url = {store:?}
+
 [delivery]
 lease = "3s"
 task_timeout = "2s"
@@ -217,17 +81,19 @@ backoff_base = "200ms"
 name = "notify"
 filter = 'event.type == "VULNERABILITY_FINDING"'
 tasks = [ {{ action = "webhook", url = "{hook}" }} ]
-"#
+"#,
+            store = db.location,
+            hook = sink.url,
         ),
     )
     .unwrap();
     let data = [dir.path().join("a"), dir.path().join("b")];
-    let a = Replica::start(&data[0], &config, &db.location);
+    let a = Serve::start(&data[0], &config);
     let token = a
         .token
         .clone()
         .expect("the first replica creates the admin token");
-    let b = Replica::start(&data[1], &config, &db.location);
+    let b = Serve::start(&data[1], &config);
     assert!(b.token.is_none(), "one admin token per store");
     let bases = Arc::new(Mutex::new([a.base.clone(), b.base.clone()]));
     let mut replicas = [a, b];
@@ -239,7 +105,10 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
             let retries = Arc::clone(&retries);
             let token = token.clone();
             std::thread::spawn(move || {
-                let http = http();
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap();
                 let deadline = Instant::now() + Duration::from_secs(180);
                 let mut target = agent;
                 for sequence in 1..=SNAPSHOTS {
@@ -247,7 +116,8 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
                         &format!("agent-{agent}"),
                         sequence,
                         &agent_packages(agent, sequence),
-                    );
+                    )
+                    .to_string();
                     loop {
                         assert!(
                             Instant::now() < deadline,
@@ -271,14 +141,24 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
 
     // New intel through replica A while the agents ingest: left-pad 1.3.0 is malicious.
     std::thread::sleep(Duration::from_millis(400));
-    let imported = post(
-        &replicas[0].base,
-        &token,
+    let imported = Api::new(&replicas[0].base, &token).post(
         "/api/v1/intel?name=incident-1",
-        b"left-pad@1.3.0\n".to_vec(),
-        "text/plain",
+        &json!({
+            "id": "MAL-TEST-1",
+            "modified": "2025-09-08T00:00:00Z",
+            "summary": "left-pad 1.3.0 was compromised (test)",
+            "affected": [{"package": {"ecosystem": "npm", "name": "left-pad"}, "versions": ["1.3.0"]}]
+        }),
     );
     eprintln!("intel upload to A: {}", imported["detection"]);
+    // B never saw the upload; at once (before its once-a-second poll) a new host's snapshot
+    // with left-pad, sent to B only, is matched with it: B checks the store's intel generation
+    // under the detection lock and catches up before matching.
+    let report = Api::new(&replicas[1].base, &token).post(
+        "/api/v1/inventory",
+        &snapshot("probe-b", 1, &[("left-pad", "1.3.0")]),
+    );
+    assert_eq!(report["findings"]["created"], 1, "probe-b: {report}");
 
     // Kill each replica during ingest (the other keeps serving), and restart it.
     for round in 0..4usize {
@@ -286,7 +166,7 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
         let victim = round % 2;
         replicas[victim].sigkill();
         std::thread::sleep(Duration::from_millis(200));
-        replicas[victim] = Replica::start(&data[victim], &config, &db.location);
+        replicas[victim] = Serve::start(&data[victim], &config);
         bases.lock().unwrap()[victim] = replicas[victim].base.clone();
     }
     for agent in agents {
@@ -295,18 +175,12 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
     let retries = retries.load(Ordering::Relaxed);
     assert!(retries > 0, "the kills should have interrupted ingest");
 
-    // The intel uploaded to A is in use on B (which never saw the upload): a new host's
-    // snapshot with left-pad, sent to B only, is a finding.
-    for (replica, host) in [(1, "probe-b"), (0, "probe-a")] {
-        let report = post(
-            &replicas[replica].base,
-            &token,
-            "/api/v1/inventory",
-            snapshot(host, 1, &[("left-pad", "1.3.0")]),
-            "application/json",
-        );
-        assert_eq!(report["findings"]["created"], 1, "{host}: {report}");
-    }
+    // Replica A, restarted after the upload, matches with it too.
+    let report = Api::new(&replicas[0].base, &token).post(
+        "/api/v1/inventory",
+        &snapshot("probe-a", 1, &[("left-pad", "1.3.0")]),
+    );
+    assert_eq!(report["findings"]["created"], 1, "probe-a: {report}");
 
     let store = common::open_at(common::Kind::Postgres, &db.location).unwrap();
     let baseline = vigil_intel::baseline::index();
@@ -391,28 +265,35 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
 
     // Each finding's creation reached the sink under its own idempotency key (repeats of a
     // key are the at-least-once retries of a delivery cut short by a kill).
-    let started = Instant::now();
     let wanted: BTreeSet<String> = findings.iter().map(|f| f.id.0.to_string()).collect();
-    let (distinct, total) = loop {
-        let counts = deliveries.lock().unwrap().clone();
-        let delivered: BTreeSet<String> = counts
+    sink.wait("a delivery per finding", Duration::from_secs(30), |s| {
+        s.keys
+            .keys()
+            .filter_map(|k| k.split('/').next())
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= wanted.len()
+    });
+    let (distinct, total) = {
+        let s = sink.state.lock().unwrap();
+        let delivered: BTreeSet<String> = s
+            .keys
             .keys()
             .filter_map(|k| k.split('/').next())
             .map(str::to_owned)
             .collect();
-        if delivered == wanted || started.elapsed() > Duration::from_secs(30) {
-            assert_eq!(
-                delivered, wanted,
-                "workflow deliveries (finding ids) differ"
-            );
-            assert_eq!(
-                counts.len(),
-                wanted.len(),
-                "one key per finding: {counts:?}"
-            );
-            break (counts.len(), counts.values().sum::<usize>());
-        }
-        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            delivered, wanted,
+            "workflow deliveries (finding ids) differ"
+        );
+        assert_eq!(
+            s.keys.len(),
+            wanted.len(),
+            "one key per finding: {:?}",
+            s.keys
+        );
+        assert_eq!(s.mismatched, 0);
+        (s.keys.len(), s.raw)
     };
     let outbox = store.outbox_counts().unwrap();
     eprintln!(
