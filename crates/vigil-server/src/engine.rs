@@ -724,6 +724,10 @@ impl Detector {
     pub fn reload_intel(&self, now: Timestamp) -> Result<(IntelReport, Vec<String>), ReloadError> {
         if self.store.is_shared() {
             let local = self.intel.unpublished_local_sources()?;
+            if local.is_empty() {
+                // Nothing new here; intel published elsewhere arrives through `catch_up`.
+                return Ok((IntelReport::default(), Vec::new()));
+            }
             return Ok(self.adopt_shared(&local, true, now)?);
         }
         let (index, warnings) = self.intel.load()?;

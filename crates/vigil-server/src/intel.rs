@@ -261,6 +261,11 @@ impl IntelState {
             .considered
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        // What is read now is what the watcher has seen (as [`IntelState::load`] does).
+        *self
+            .catalog_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = catalog_mtime(store);
         let mut out = Vec::new();
         for state in store.catalog()?.sources {
             if !state.has_data() || considered.contains(&(state.name.clone(), state.generation)) {
