@@ -26,96 +26,17 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use serde_json::Value;
-
-/// A child process killed and reaped when dropped, even when the test panics.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The lines a child prints, read on a thread so a silent child cannot hang the test.
-fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn expect_line(rx: &mpsc::Receiver<String>, want: &str, who: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains(want) => return,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    panic!("{who} never printed {want:?}");
-}
+use vigil_testkit::standin::{self, Guard, euid, expect_line, have, start, write};
 
 /// The node application: waits for `signal`, then requires the stand-in `debug` (which
 /// requires `ms`), and keeps running.
 fn node_app(root: &Path, signal: &Path) -> PathBuf {
     let app = root.join("node-app");
-    write(
-        &app.join("node_modules/debug/package.json"),
-        r#"{"name": "debug", "version": "4.4.2", "main": "src/index.js"}"#,
-    );
-    write(
-        &app.join("node_modules/debug/src/index.js"),
-        "// Harmless stand-in of the compromised debug@4.4.2.\nconst ms = require('ms');\nmodule.exports = (ns) => (msg) => `${ns} ${msg} +${ms}`;\n",
-    );
-    write(
-        &app.join("node_modules/ms/package.json"),
-        r#"{"name": "ms", "version": "2.1.3", "main": "index.js"}"#,
-    );
-    write(
-        &app.join("node_modules/ms/index.js"),
-        "module.exports = 0;\n",
-    );
-    write(
-        &app.join("node_modules/left-pad/package.json"),
-        r#"{"name": "left-pad", "version": "1.3.0", "main": "index.js"}"#,
-    );
-    write(
-        &app.join("node_modules/left-pad/index.js"),
-        "module.exports = 0;\n",
-    );
+    standin::node_modules(&app);
     write(
         &app.join("server.js"),
         &format!(
@@ -199,18 +120,6 @@ fn python_app(root: &Path, signal: &Path, malicious: (&str, &str)) -> (PathBuf, 
         ),
     );
     (app, python)
-}
-
-fn start(mut cmd: Command) -> (Guard, mpsc::Receiver<String>) {
-    let mut child = Guard(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let rx = lines(child.0.stdout.take().unwrap());
-    (child, rx)
 }
 
 fn instances<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {

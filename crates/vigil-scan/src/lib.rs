@@ -16,6 +16,7 @@
 //! What does **not** live here: argument parsing and printing (vigil-cli), the continuous
 //! detection engine with its lifecycle and history (vigil-server).
 
+pub mod live;
 pub mod processes;
 pub mod sighting;
 
@@ -30,6 +31,7 @@ use vigil_report::{
     Tool,
 };
 
+pub use live::{LiveNamespace, LiveOptions, LiveProcess, LiveProcesses, LiveView};
 pub use processes::{
     ProcessScan, ProcessScanEvent, ProcessScanFailure, ProcessScanOptions, scan_processes,
 };

@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 use vigil_core::{Component, Evidence};
 use vigil_report::{ProcessRef, ScanError as ReportError};
 use vigil_runtime::{
-    AppRoots, Discovery, DiscoveryOptions, InstalledResolver, OsPackages, OwnerResolver, Pid,
-    Process, ProcfsRoot, RuntimeError, Unreadable, Watcher, WatcherLimits, WatcherStats,
-    loaded_snapshot,
+    AppRoots, ContainerIdentity, Discovery, DiscoveryOptions, InstalledResolver, OsPackages,
+    OwnerResolver, Pid, Process, ProcfsRoot, RuntimeError, Unreadable, Watcher, WatcherLimits,
+    WatcherStats, loaded_snapshot,
 };
 
+use crate::live::LiveProcess;
 use crate::sighting::{Canonical, Location, Sighting};
 
 /// What [`scan_processes`] looks at.
@@ -109,7 +110,7 @@ pub fn scan_processes(
             sockets: false,
         },
     );
-    let mut run = Run::new(procfs);
+    let mut run = Run::new(procfs.clone());
     let first = discovery.sweep()?;
     let degraded = match first.degradation() {
         Some(degradation) => {
@@ -168,16 +169,7 @@ pub fn scan_processes(
                     Err(err) => run.warnings.push(format!("second sweep: {err}")),
                 }
                 for observation in observations {
-                    let (process, namespace) =
-                        run.process_ref(observation.pid, observation.start_time);
-                    for component in observation.owner.components() {
-                        run.loaded(
-                            component,
-                            namespace.as_ref(),
-                            &observation.owner.manifest,
-                            &process,
-                        );
-                    }
+                    run.observed(observation.pid, observation.start_time, &observation.owner);
                 }
             }
         }
@@ -192,7 +184,7 @@ pub fn scan_processes(
 
 /// Marks the filesystems of `paths`; returns how many were marked. Failures become one
 /// warning line (the first reason and a count), not one per path.
-fn arm(watcher: &mut Watcher, paths: &[PathBuf], warnings: &mut Vec<String>) -> usize {
+pub(crate) fn arm(watcher: &mut Watcher, paths: &[PathBuf], warnings: &mut Vec<String>) -> usize {
     let mut marked = 0;
     let mut failed = 0usize;
     let mut first_failure = None;
@@ -217,9 +209,9 @@ fn arm(watcher: &mut Watcher, paths: &[PathBuf], warnings: &mut Vec<String>) -> 
     marked
 }
 
-/// The state of one process scan.
-struct Run<'a> {
-    procfs: &'a ProcfsRoot,
+/// The state of one process scan (and of one sweep of [`crate::live::LiveProcesses`]).
+pub(crate) struct Run {
+    procfs: ProcfsRoot,
     own_pid: Pid,
     own_mnt: Option<u64>,
     owners: OwnerResolver,
@@ -227,10 +219,14 @@ struct Run<'a> {
     os: OsPackages,
     /// pid → (start time, reference, mount namespace when it differs from ours).
     seen: HashMap<Pid, (u64, ProcessRef, Option<Namespace>)>,
-    sightings: HashMap<(Component, Location), Sighting>,
+    /// What the live agent reports about each process seen (by pid).
+    pub(crate) details: HashMap<Pid, LiveProcess>,
+    /// The containers' mount namespaces met, by namespace inode.
+    pub(crate) containers: HashMap<u64, (Namespace, ContainerIdentity)>,
+    pub(crate) sightings: HashMap<(Component, Location), Sighting>,
     canonical: Canonical,
-    errors: BTreeSet<(String, String)>,
-    warnings: Vec<String>,
+    pub(crate) errors: BTreeSet<(String, String)>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// A mount namespace other than vigil's: paths in it are not paths on this host.
@@ -243,8 +239,8 @@ pub struct Namespace {
     pub label: String,
 }
 
-impl<'a> Run<'a> {
-    fn new(procfs: &'a ProcfsRoot) -> Run<'a> {
+impl Run {
+    pub(crate) fn new(procfs: ProcfsRoot) -> Run {
         let own_pid = std::process::id();
         let own_mnt = std::fs::read_link("/proc/self/ns/mnt")
             .ok()
@@ -257,6 +253,8 @@ impl<'a> Run<'a> {
             installed: InstalledResolver::new(),
             os: OsPackages::new(),
             seen: HashMap::new(),
+            details: HashMap::new(),
+            containers: HashMap::new(),
             sightings: HashMap::new(),
             canonical: Canonical::default(),
             errors: BTreeSet::new(),
@@ -281,7 +279,7 @@ impl<'a> Run<'a> {
         Some(Namespace { mnt, label })
     }
 
-    fn visit(&mut self, process: &Process, watch_roots: &mut Vec<PathBuf>) {
+    pub(crate) fn visit(&mut self, process: &Process, watch_roots: &mut Vec<PathBuf>) {
         if process.pid == self.own_pid {
             return;
         }
@@ -295,9 +293,15 @@ impl<'a> Run<'a> {
             process.pid,
             (process.start_time, reference.clone(), namespace.clone()),
         );
+        self.details.insert(process.pid, LiveProcess::of(process));
+        if let (Some(ns), Some(container)) = (&namespace, &process.container) {
+            self.containers
+                .entry(ns.mnt)
+                .or_insert_with(|| (ns.clone(), container.clone()));
+        }
         let mnt = process.namespaces.mnt;
         let fs_root = self.procfs.pid_path(process.pid, "root");
-        match loaded_snapshot(self.procfs, process.pid, mnt, &mut self.owners) {
+        match loaded_snapshot(&self.procfs, process.pid, mnt, &mut self.owners) {
             Ok((packages, unowned)) => {
                 for package in packages {
                     for component in package.owner.components() {
@@ -311,7 +315,7 @@ impl<'a> Run<'a> {
                     watch_roots.push(under(&fs_root, &package.owner.root));
                 }
                 // The executable and shared libraries, by the OS package owning them.
-                for os in self.os.owners(self.procfs, process.pid, mnt, &unowned) {
+                for os in self.os.owners(&self.procfs, process.pid, mnt, &unowned) {
                     self.loaded(&os.component, namespace.as_ref(), &os.database, &reference);
                 }
             }
@@ -322,13 +326,13 @@ impl<'a> Run<'a> {
                     .insert((format!("/proc/{}", process.pid), err.to_string()));
             }
         }
-        let roots = AppRoots::of(self.procfs, process);
+        let roots = AppRoots::of(&self.procfs, process);
         if roots.is_empty() {
             return;
         }
         let (installed, errors) = self
             .installed
-            .installed(self.procfs, process.pid, mnt, &roots);
+            .installed(&self.procfs, process.pid, mnt, &roots);
         for package in installed {
             let location = self.location(namespace.as_ref(), &package.manifest);
             self.add(Sighting {
@@ -362,6 +366,22 @@ impl<'a> Run<'a> {
                 },
                 None,
             ),
+        }
+    }
+
+    /// Whether `pid` was seen in this run as the process started at `start_time`.
+    pub(crate) fn knows(&self, pid: Pid, start_time: u64) -> bool {
+        self.seen
+            .get(&pid)
+            .is_some_and(|(start, _, _)| *start == start_time)
+    }
+
+    /// Records what a process was seen opening (the watcher's `observation`), attributed to
+    /// the process as this run saw it.
+    pub(crate) fn observed(&mut self, pid: Pid, start_time: u64, owner: &vigil_runtime::Owner) {
+        let (process, namespace) = self.process_ref(pid, start_time);
+        for component in owner.components() {
+            self.loaded(component, namespace.as_ref(), &owner.manifest, &process);
         }
     }
 

@@ -12,9 +12,11 @@
 //! [store]
 //! url = "sqlite:/var/lib/vigil/vigil.db"   # default: <data-dir>/vigil.db
 //!
-//! [agent]                            # the local agent of `vigil up`
+//! [agent]                            # the local agent of `vigil up`, and `vigil agent`
 //! paths = ["/srv", "/opt/app"]
 //! interval = "60s"
+//! processes = true                   # running processes, what they load, their app roots
+//!                                    # (default: true when root with a readable /proc)
 //! sweep_interval = "24h"             # full-disk sweep of `sweep_paths` (default: off)
 //! sweep_paths = ["/"]
 //! host_name = "web-1"                # default: the system's host name
@@ -92,6 +94,11 @@ pub struct AgentSection {
     pub sweep_paths: Vec<PathBuf>,
     /// The host name reported (default: the system's).
     pub host_name: Option<String>,
+    /// Also report running processes: what they load (`LOADED`, with pids and containers)
+    /// and what is installed where they resolve packages from; with root, a fanotify watcher
+    /// reports new loads (and package files written under `paths`) within a second. A configuration file without the key gets
+    /// [`processes_by_default`]; this struct's `Default` is off, so embedding code opts in.
+    pub processes: bool,
 }
 
 impl Default for AgentSection {
@@ -102,8 +109,19 @@ impl Default for AgentSection {
             sweep_interval: None,
             sweep_paths: vec![PathBuf::from("/")],
             host_name: None,
+            processes: false,
         }
     }
+}
+
+/// `[agent] processes` when the file does not say: on when running as root with a readable
+/// `/proc` — without root, other users' processes cannot be read and the watcher cannot run,
+/// so the sweep would see little more than vigil itself.
+pub fn processes_by_default() -> bool {
+    std::fs::read("/proc/self/status")
+        .ok()
+        .and_then(|status| vigil_runtime::process::parse_status_uids(&status))
+        .is_some_and(|(_, euid)| euid == 0)
 }
 
 /// `[detection]`.
@@ -161,6 +179,7 @@ struct RawAgent {
     sweep_interval: Option<String>,
     sweep_paths: Option<Vec<PathBuf>>,
     host_name: Option<String>,
+    processes: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -286,6 +305,7 @@ impl Config {
             }),
             sweep_paths: raw_agent.sweep_paths.unwrap_or(agent_defaults.sweep_paths),
             host_name: raw_agent.host_name,
+            processes: raw_agent.processes.unwrap_or_else(processes_by_default),
         };
         let detection = DetectionSection {
             grace_period: errors.duration(
@@ -345,6 +365,7 @@ url = "sqlite:/tmp/x.db"
 paths = ["/srv"]
 interval = "2s"
 sweep_interval = "24h"
+processes = false
 [detection]
 grace_period = "1s"
 [[workflows]]
@@ -358,11 +379,17 @@ tasks = [{ action = "webhook", url = "http://127.0.0.1:1/x" }]
         assert_eq!(c.agent.paths, vec![PathBuf::from("/srv")]);
         assert_eq!(c.agent.interval, Duration::from_secs(2));
         assert_eq!(c.agent.sweep_interval, Some(Duration::from_secs(86_400)));
+        assert!(!c.agent.processes);
         assert_eq!(c.detection.grace_period, Duration::from_secs(1));
         assert_eq!(c.workflows.workflows.len(), 1);
         let d = Config::defaults().unwrap();
         assert_eq!(d.detection.grace_period, Duration::from_secs(7200));
         assert!(d.agent.sweep_interval.is_none());
+        assert_eq!(d.agent.processes, processes_by_default());
+        let on = Config::parse("v.toml", "[agent]\nprocesses = true").unwrap();
+        assert!(on.agent.processes);
+        let bad = Config::parse("v.toml", "[agent]\nprocesses = \"yes\"").unwrap_err();
+        assert!(bad.to_string().contains("agent.processes"), "{bad}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `vigil agent`: the agent alone, reporting to a server over HTTP.
 //!
 //! Each pass collects this host's inventory with the same [`Collector`] the local agent of
-//! `vigil up` uses, then:
+//! `vigil up` uses — on the interval, and (with `[agent] processes` and root) as a *watch
+//! pass* within a second of a process loading a package not reported yet, paced by
+//! [`crate::agent::WatchPacing`] — then:
 //!
 //! - the first pass (and any pass after a snapshot was refused) is a **full** snapshot;
 //!   later passes are **deltas** against the *spooled state*: what the server will hold once
@@ -35,9 +37,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vigil_core::Component;
-use vigil_store::{HostInfo, InstanceInput, InstanceKey, Removals, Snapshot, SnapshotKind};
+use vigil_store::{
+    ContainerInfo, HostInfo, InstanceInput, InstanceKey, ProcessInfo, Removals, Snapshot,
+    SnapshotKind,
+};
 
-use crate::agent::{Collected, Collector, Scanner, take_sequence, this_host};
+use crate::agent::{Collected, Collector, Scanner, WatchPacing, take_sequence, this_host};
 use crate::client::{Client, ClientError};
 use crate::config::AgentSection;
 use crate::snapshot::AgentSnapshot;
@@ -311,6 +316,92 @@ fn key_of(i: &InstanceInput) -> Key {
     (i.component.clone(), i.container_id.clone(), i.path.clone())
 }
 
+/// A process's identity: (pid, start time in Unix milliseconds).
+type ProcessKey = (u32, i64);
+
+fn process_key(p: &ProcessInfo) -> ProcessKey {
+    (p.pid, p.start_time.unix_millis())
+}
+
+/// What the server holds (once the spool is delivered).
+#[derive(Debug, Default)]
+struct Base {
+    instances: HashMap<Key, InstanceInput>,
+    processes: HashMap<ProcessKey, ProcessInfo>,
+    containers: HashMap<String, ContainerInfo>,
+}
+
+impl Base {
+    fn of(collected: &Collected) -> Base {
+        Base {
+            instances: collected
+                .instances
+                .iter()
+                .map(|i| (key_of(i), i.clone()))
+                .collect(),
+            processes: collected
+                .processes
+                .iter()
+                .map(|p| (process_key(p), p.clone()))
+                .collect(),
+            containers: collected
+                .containers
+                .iter()
+                .map(|c| (c.id.clone(), c.clone()))
+                .collect(),
+        }
+    }
+
+    /// What changed from `self` to `now`: the added or changed items, and the removals.
+    fn delta(
+        &self,
+        now: &Base,
+    ) -> (
+        Vec<InstanceInput>,
+        Vec<ProcessInfo>,
+        Vec<ContainerInfo>,
+        Removals,
+    ) {
+        fn changed<K: std::hash::Hash + Eq + Ord + Clone, V: PartialEq + Clone>(
+            before: &HashMap<K, V>,
+            after: &HashMap<K, V>,
+        ) -> (Vec<V>, Vec<K>) {
+            let mut added: Vec<(&K, &V)> = after
+                .iter()
+                .filter(|(k, v)| before.get(*k) != Some(*v))
+                .collect();
+            added.sort_by(|a, b| a.0.cmp(b.0));
+            let mut gone: Vec<K> = before
+                .keys()
+                .filter(|k| !after.contains_key(*k))
+                .cloned()
+                .collect();
+            gone.sort();
+            (added.into_iter().map(|(_, v)| v.clone()).collect(), gone)
+        }
+        let (instances, gone_instances) = changed(&self.instances, &now.instances);
+        let (processes, gone_processes) = changed(&self.processes, &now.processes);
+        let (containers, gone_containers) = changed(&self.containers, &now.containers);
+        let removals = Removals {
+            instances: gone_instances
+                .into_iter()
+                .map(|(component, container_id, path)| InstanceKey {
+                    component,
+                    container_id,
+                    path,
+                })
+                .collect(),
+            containers: gone_containers,
+            processes: gone_processes
+                .iter()
+                .filter_map(|k| self.processes.get(k))
+                .map(|p| (p.pid, p.start_time))
+                .collect(),
+        };
+        (instances, processes, containers, removals)
+    }
+}
+
 /// What one pass did.
 #[derive(Debug, Default)]
 pub struct PassReport {
@@ -323,6 +414,8 @@ pub struct PassReport {
     pub instances: usize,
     /// Instances removed (delta).
     pub removed: usize,
+    /// Processes listed (full) or added/changed (delta).
+    pub processes: usize,
     /// Older spooled snapshots a full one superseded because the spool was full.
     pub superseded: usize,
     /// Scan problems.
@@ -352,8 +445,9 @@ pub struct RemoteAgent {
     state_path: PathBuf,
     next_sequence: u64,
     /// What the server holds once the spool is delivered; `None`: send a full snapshot next.
-    base: Option<HashMap<Key, InstanceInput>>,
+    base: Option<Base>,
     backoff: Backoff,
+    pacing: WatchPacing,
 }
 
 impl std::fmt::Debug for RemoteAgent {
@@ -409,7 +503,13 @@ impl RemoteAgent {
                 settings: backoff,
                 failures: 0,
             },
+            pacing: WatchPacing::default(),
         })
+    }
+
+    /// See [`Collector::watching`].
+    pub fn watching(&self) -> Option<Result<(), String>> {
+        self.collector.watching()
     }
 
     /// The host name reported.
@@ -446,68 +546,60 @@ impl RemoteAgent {
 
     /// Scans and spools one snapshot (full the first time, else the delta), without sending.
     pub fn snapshot(&mut self) -> Result<PassReport, AgentError> {
-        let Collected {
-            instances, errors, ..
-        } = self.collector.collect();
-        self.spool_instances(instances, errors)
+        let collected = self.collector.collect();
+        self.spool_collected(collected)
     }
 
-    fn spool_instances(
-        &mut self,
-        instances: Vec<InstanceInput>,
-        errors: Vec<String>,
-    ) -> Result<PassReport, AgentError> {
-        let current: HashMap<Key, InstanceInput> =
-            instances.iter().map(|i| (key_of(i), i.clone())).collect();
+    /// A watch pass (see [`Collector::collect_changes`]) spooled as a delta; `None` when the
+    /// watcher saw nothing new.
+    pub fn snapshot_changes(&mut self) -> Option<Result<PassReport, AgentError>> {
+        let collected = self.collector.collect_changes()?;
+        Some(self.spool_collected(collected))
+    }
+
+    fn spool_collected(&mut self, collected: Collected) -> Result<PassReport, AgentError> {
+        let current = Base::of(&collected);
+        let Collected {
+            instances,
+            processes,
+            containers,
+            errors,
+            ..
+        } = collected;
         let mut report = PassReport {
             errors,
             ..PassReport::default()
         };
-        let delta = self.base.as_ref().map(|base| {
-            let added: Vec<InstanceInput> = instances
-                .iter()
-                .filter(|i| base.get(&key_of(i)) != Some(*i))
-                .cloned()
-                .collect();
-            let removed: Vec<InstanceKey> = base
-                .keys()
-                .filter(|k| !current.contains_key(*k))
-                .map(|(component, container_id, path)| InstanceKey {
-                    component: component.clone(),
-                    container_id: container_id.clone(),
-                    path: path.clone(),
-                })
-                .collect();
-            (added, removed)
-        });
-        if let Some((added, removed)) = &delta
-            && added.is_empty()
-            && removed.is_empty()
+        let delta = self.base.as_ref().map(|base| base.delta(&current));
+        if let Some((i, p, c, removals)) = &delta
+            && i.is_empty()
+            && p.is_empty()
+            && c.is_empty()
+            && removals.instances.is_empty()
+            && removals.processes.is_empty()
+            && removals.containers.is_empty()
         {
             return Ok(report);
         }
         let sequence = self.allocate_sequence()?;
-        let full_snapshot = |instances: Vec<InstanceInput>| Snapshot {
+        let full_snapshot = || Snapshot {
             host: self.host.clone(),
             sequence,
             kind: SnapshotKind::Full,
-            containers: Vec::new(),
-            processes: Vec::new(),
-            instances,
+            containers: containers.clone(),
+            processes: processes.clone(),
+            instances: instances.clone(),
         };
         let (snapshot, full) = match delta {
-            None => (full_snapshot(instances.clone()), true),
-            Some((added, removed)) => {
-                report.removed = removed.len();
+            None => (full_snapshot(), true),
+            Some((added, changed_processes, changed_containers, removals)) => {
+                report.removed = removals.instances.len();
                 let delta = Snapshot {
                     host: self.host.clone(),
                     sequence,
-                    kind: SnapshotKind::Delta(Removals {
-                        instances: removed,
-                        ..Removals::default()
-                    }),
-                    containers: Vec::new(),
-                    processes: Vec::new(),
+                    kind: SnapshotKind::Delta(removals),
+                    containers: changed_containers,
+                    processes: changed_processes,
                     instances: added,
                 };
                 (delta, false)
@@ -519,14 +611,14 @@ impl RemoteAgent {
         let overflow = self.spool.would_overflow(len);
         if overflow && !full {
             // Coalesce: a full snapshot supersedes every older one.
-            body = Self::encode(&full_snapshot(instances.clone()))?;
+            body = Self::encode(&full_snapshot())?;
             full = true;
             report.removed = 0;
         }
-        report.instances = if full {
-            instances.len()
+        (report.instances, report.processes) = if full {
+            (instances.len(), processes.len())
         } else {
-            snapshot.instances.len()
+            (snapshot.instances.len(), snapshot.processes.len())
         };
         if overflow {
             report.superseded = self.spool.entries().len();
@@ -602,50 +694,84 @@ impl RemoteAgent {
         Ok((pass, total))
     }
 
-    /// Runs until `stop` turns true: a pass every interval, delivery whenever the spool holds
-    /// something (with backoff after failures). `log` gets one line per notable thing.
+    /// Runs until `stop` turns true: a pass every interval, a watch pass when the watcher
+    /// raised a change (paced), delivery whenever the spool holds something (with backoff
+    /// after failures). `log` gets one line per notable thing.
     pub fn run(&mut self, stop: &AtomicBool, log: &(dyn Fn(String) + Send + Sync)) {
+        let signal = self.collector.signal();
+        match self.collector.watching() {
+            Some(Ok(())) => {
+                log("agent: watching package loads by running processes (fanotify)".to_owned());
+            }
+            Some(Err(why)) => log(format!(
+                "agent: processes are read every {} s only; new loads are not watched ({why})",
+                self.interval.as_secs_f64()
+            )),
+            None => {}
+        }
         let mut next_pass = Instant::now();
         let mut next_send = Instant::now();
+        let mut last_watch: Option<Instant> = None;
         let mut errors_reported = false;
         let mut unreachable_reported = false;
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            if now >= next_pass {
+            let watch_due = signal
+                .pending()
+                .map(|first| self.pacing.due(first, last_watch));
+            let pass = if now >= next_pass {
+                // An interval pass sweeps everything, the pending change included.
+                signal.take();
                 next_pass = now + self.interval;
-                match self.snapshot() {
-                    Ok(pass) => {
-                        if let Some(seq) = pass.sequence {
-                            log(format!(
-                                "agent: spooled {} snapshot {seq} ({} instance(s){}{})",
-                                if pass.full { "full" } else { "delta" },
-                                pass.instances,
-                                if pass.removed > 0 {
-                                    format!(", {} removed", pass.removed)
-                                } else {
-                                    String::new()
-                                },
-                                if pass.superseded > 0 {
-                                    format!(
-                                        "; spool full, superseding {} older snapshot(s)",
-                                        pass.superseded
-                                    )
-                                } else {
-                                    String::new()
-                                }
-                            ));
-                        }
-                        if !errors_reported && !pass.errors.is_empty() {
-                            errors_reported = true;
-                            for e in pass.errors.iter().take(10) {
-                                log(format!("agent: {e}"));
+                Some((self.snapshot(), None))
+            } else if watch_due.is_some_and(|due| due <= now) {
+                let first = signal.take();
+                last_watch = Some(now);
+                self.snapshot_changes().map(|pass| (pass, first))
+            } else {
+                None
+            };
+            match pass {
+                None => {}
+                Some((Ok(pass), first)) => {
+                    if let Some(seq) = pass.sequence {
+                        log(format!(
+                            "agent: spooled {} snapshot {seq} ({} instance(s), {} process(es){}{}{})",
+                            if pass.full { "full" } else { "delta" },
+                            pass.instances,
+                            pass.processes,
+                            if pass.removed > 0 {
+                                format!(", {} removed", pass.removed)
+                            } else {
+                                String::new()
+                            },
+                            if pass.superseded > 0 {
+                                format!(
+                                    "; spool full, superseding {} older snapshot(s)",
+                                    pass.superseded
+                                )
+                            } else {
+                                String::new()
+                            },
+                            match first {
+                                Some(t) => format!(
+                                    "; watch pass, {} ms after the change",
+                                    t.elapsed().as_millis()
+                                ),
+                                None => String::new(),
                             }
+                        ));
+                    }
+                    if !errors_reported && !pass.errors.is_empty() {
+                        errors_reported = true;
+                        for e in pass.errors.iter().take(10) {
+                            log(format!("agent: {e}"));
                         }
                     }
-                    Err(e) => log(format!("agent: snapshot not spooled: {e}")),
                 }
+                Some((Err(e), _)) => log(format!("agent: snapshot not spooled: {e}")),
             }
-            if now >= next_send && !self.spool.entries().is_empty() {
+            if Instant::now() >= next_send && !self.spool.entries().is_empty() {
                 match self.deliver() {
                     Ok(d) => {
                         for why in &d.dropped {
@@ -680,15 +806,24 @@ impl RemoteAgent {
                     }
                 }
             }
-            // Sleep in short slices so `stop` is seen promptly.
-            let wake = if self.spool.entries().is_empty() {
+            // Sleep in short slices so `stop` is seen promptly; a raised change wakes us.
+            let mut wake = if self.spool.entries().is_empty() {
                 next_pass
             } else {
                 next_pass.min(next_send)
             };
+            let pending = signal.pending();
+            if let Some(first) = pending {
+                wake = wake.min(self.pacing.due(first, last_watch));
+            }
             let now = Instant::now();
+            let wake = wake.min(now + Duration::from_millis(100));
             if wake > now {
-                std::thread::sleep((wake - now).min(Duration::from_millis(100)));
+                match pending {
+                    // Pending already: wait out the pacing.
+                    Some(_) => std::thread::sleep(wake - now),
+                    None => signal.wait_until(wake),
+                }
             }
         }
     }
@@ -697,6 +832,89 @@ impl RemoteAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deltas_name_changed_and_gone_instances_processes_and_containers() {
+        use vigil_core::{Ecosystem, EcosystemKind, Evidence};
+        use vigil_store::Timestamp;
+        let instance = |name: &str, pids: &[u32]| InstanceInput {
+            component: Component::new(Ecosystem::new(EcosystemKind::Npm), name, "1.0.0"),
+            purl: None,
+            container_id: None,
+            path: format!("/srv/node_modules/{name}/package.json"),
+            evidence: Evidence::Loaded,
+            dev: false,
+            pids: pids.to_vec(),
+        };
+        let at = |ms: u64| {
+            Timestamp::from_system_time(std::time::UNIX_EPOCH + Duration::from_millis(ms))
+        };
+        let process = |pid: u32, start: u64| ProcessInfo {
+            pid,
+            start_time: at(start),
+            exe: None,
+            cmdline: None,
+            user: None,
+            container_id: None,
+            listening: Vec::new(),
+        };
+        let container = |id: &str| ContainerInfo {
+            id: id.to_owned(),
+            ..ContainerInfo::default()
+        };
+        let collected = |i: Vec<InstanceInput>, p: Vec<ProcessInfo>, c: Vec<ContainerInfo>| {
+            Base::of(&Collected {
+                instances: i,
+                processes: p,
+                containers: c,
+                ..Collected::default()
+            })
+        };
+        let before = collected(
+            vec![instance("a", &[1]), instance("b", &[])],
+            vec![process(1, 1000), process(2, 2000)],
+            vec![container("c1")],
+        );
+        let after = collected(
+            vec![instance("a", &[1, 3]), instance("c", &[3])],
+            vec![process(1, 1000), process(3, 3000)],
+            vec![container("c2")],
+        );
+        let (instances, processes, containers, removals) = before.delta(&after);
+        let names: Vec<&str> = instances
+            .iter()
+            .map(|i| i.component.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(
+            removals
+                .instances
+                .iter()
+                .map(|k| k.component.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert_eq!(processes.iter().map(|p| p.pid).collect::<Vec<_>>(), [3]);
+        assert_eq!(removals.processes, [(2, at(2000))]);
+        assert_eq!(
+            containers.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["c2"]
+        );
+        assert_eq!(removals.containers, ["c1"]);
+        // A re-used pid is another process: the old one is gone, the new one listed.
+        let reused = collected(
+            vec![instance("a", &[1, 3]), instance("c", &[3])],
+            vec![process(1, 5000), process(3, 3000)],
+            vec![container("c2")],
+        );
+        let (_, processes, _, removals) = after.delta(&reused);
+        assert_eq!(processes.iter().map(|p| p.pid).collect::<Vec<_>>(), [1]);
+        assert_eq!(removals.processes, [(1, at(1000))]);
+        // Nothing changed: nothing to send.
+        let (i, p, c, r) = after.delta(&after);
+        assert!(i.is_empty() && p.is_empty() && c.is_empty());
+        assert_eq!(r, Removals::default());
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {

@@ -9,6 +9,11 @@
 //! [`shared_path`]; when the data is absent the test prints one `SKIPPED:` line and passes, so a
 //! bare clone builds green. Set `VIGIL_SHARED_DIR` to point elsewhere, and
 //! `VIGIL_REQUIRE_SHARED=1` to turn a missing folder into a failure.
+//!
+//! [`standin`] holds the harmless stand-in packages and child-process helpers the runtime
+//! tests share.
+
+pub mod standin;
 
 use std::path::{Path, PathBuf};
 

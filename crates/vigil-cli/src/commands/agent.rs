@@ -22,7 +22,8 @@ pub struct AgentArgs {
     /// An API token with the `ingest` scope.
     #[arg(long, env = "VIGIL_TOKEN", hide_env_values = true)]
     token: String,
-    /// Configuration file (TOML): `[agent] paths`, `interval`, `sweep_interval`, `host_name`.
+    /// Configuration file (TOML): `[agent] paths`, `interval`, `sweep_interval`, `host_name`,
+    /// `processes`.
     #[arg(long, env = "VIGIL_CONFIG")]
     config: Option<PathBuf>,
     /// The agent's own directory: the spool of unsent snapshots and the sequence state.
@@ -55,8 +56,13 @@ pub fn run(args: AgentArgs, quiet: bool) -> anyhow::Result<Outcome> {
         return Ok(Outcome::InputError);
     };
     config.agent.paths.extend(args.paths.iter().cloned());
-    if config.agent.paths.is_empty() && config.agent.sweep_interval.is_none() {
-        eprintln!("vigil: nothing to scan: add [agent] paths to the configuration, or pass --path");
+    if config.agent.paths.is_empty()
+        && config.agent.sweep_interval.is_none()
+        && !config.agent.processes
+    {
+        eprintln!(
+            "vigil: nothing to scan: add [agent] paths to the configuration, or pass --path (or set [agent] processes = true)"
+        );
         return Ok(Outcome::InputError);
     }
     let options = RemoteOptions {

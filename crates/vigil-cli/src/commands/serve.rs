@@ -51,8 +51,11 @@ pub fn run(args: ServeArgs, local_agent: bool, quiet: bool) -> anyhow::Result<Ou
     };
     let agent_paths = config.agent.paths.clone();
     let agent_interval = config.agent.interval;
-    let run_agent =
-        local_agent && (!config.agent.paths.is_empty() || config.agent.sweep_interval.is_some());
+    let run_agent = local_agent
+        && (!config.agent.paths.is_empty()
+            || config.agent.sweep_interval.is_some()
+            || config.agent.processes);
+    let agent_processes = config.agent.processes;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -92,12 +95,17 @@ pub fn run(args: ServeArgs, local_agent: bool, quiet: bool) -> anyhow::Result<Ou
         }
         match (&service.agent_host, local_agent) {
             (Some(host), _) => println!(
-                "  agent:  scanning {} every {}s as host {:?}",
+                "  agent:  scanning {}{} every {}s as host {:?}",
                 agent_paths.iter().map(|p| escape(&p.display().to_string()).into_owned()).collect::<Vec<_>>().join(", "),
+                match (agent_processes, agent_paths.is_empty()) {
+                    (true, true) => "running processes",
+                    (true, false) => " and running processes",
+                    (false, _) => "",
+                },
                 agent_interval.as_secs_f64(),
                 escape(host)
             ),
-            (None, true) => println!("  agent:  off (no [agent] paths in the configuration; add some, or pass --path)"),
+            (None, true) => println!("  agent:  off (no [agent] paths and processes = false in the configuration; add paths, or pass --path)"),
             (None, false) => {}
         }
         match &service.admin_token {
