@@ -306,10 +306,13 @@ fn a_process_that_loaded_a_malicious_package_is_frozen_within_two_seconds_and_th
     let dir = tempfile::tempdir().unwrap();
     let victim = node_victim(dir.path());
     let pid = victim.0.id();
+    // A process the snapshot names with the wrong start time: a pid reused since the agent
+    // looked. It must be left alone.
+    let decoy = Guard(Command::new("sleep").arg("60").spawn().unwrap());
+    let decoy_pid = decoy.0.id();
     let config = dir.path().join("vigil.toml");
-    // `require_start_time = false`: the server's finding events carry `process.pids` as bare
-    // numbers (the finding keeps pids; the start times the snapshot sent stay in the store's
-    // process rows), so the default would skip every pid as "no start time". Known gap.
+    // The default `require_start_time = true`: the finding's event carries the start time
+    // the snapshot reported (`process.start_times_ms`), checked against the live process.
     std::fs::write(
         &config,
         format!(
@@ -320,7 +323,7 @@ poll_interval = "50ms"
 [[workflows]]
 name = "contain"
 filter = '{CWE_506_NEW}'
-tasks = [{{ name = "freeze", action = "quarantine", mode = "freeze", require_start_time = false }}]
+tasks = [{{ name = "freeze", action = "quarantine", mode = "freeze" }}]
 "#
         ),
     )
@@ -337,10 +340,14 @@ tasks = [{{ name = "freeze", action = "quarantine", mode = "freeze", require_sta
         "/api/v1/inventory",
         &json!({
             "host": {"name": "web-1"}, "sequence": 1, "kind": "full",
-            "processes": [{"pid": pid, "start_time_ms": start_time_ms(pid), "exe": "/usr/bin/node"}],
+            "processes": [
+                {"pid": pid, "start_time_ms": start_time_ms(pid), "exe": "/usr/bin/node"},
+                {"pid": decoy_pid, "start_time_ms": start_time_ms(decoy_pid) - 3_600_000, "exe": "/usr/bin/node"}
+            ],
             "instances": [{
                 "ecosystem": "npm", "name": "chalk", "version": "5.6.1",
-                "path": format!("{app}/node_modules/chalk"), "evidence": "LOADED", "pids": [pid]
+                "path": format!("{app}/node_modules/chalk"), "evidence": "LOADED",
+                "pids": [pid, decoy_pid]
             }]
         }),
     );
@@ -360,6 +367,9 @@ tasks = [{{ name = "freeze", action = "quarantine", mode = "freeze", require_sta
         frozen.as_millis()
     );
 
+    let runs = api.get("/api/v1/workflows/runs?status=delivered")["runs"].clone();
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
+    assert!(!state(decoy_pid).starts_with('T'), "the decoy was stopped");
     let finding = api.get("/api/v1/findings")["findings"][0]["finding.id"]
         .as_str()
         .unwrap()

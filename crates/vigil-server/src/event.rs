@@ -140,6 +140,24 @@ pub fn emit(
     if let Some(reason) = &finding.mute_reason {
         payload.insert("finding.mute_reason".into(), Value::String(reason.clone()));
     }
+    // The loading processes' start times as the agent reported them, parallel to
+    // `process.pids`: a quarantine task signals a pid only if it is still that process.
+    if !finding.pids.is_empty() {
+        let known = tx.process_start_times(&finding.host_name, &finding.pids)?;
+        if !known.is_empty() {
+            let times = finding
+                .pids
+                .iter()
+                .map(|pid| {
+                    known
+                        .iter()
+                        .find(|(p, _)| p == pid)
+                        .map_or(Value::Null, |(_, t)| Value::from(t.unix_millis()))
+                })
+                .collect();
+            payload.insert("process.start_times_ms".into(), Value::Array(times));
+        }
+    }
     let input = EventInput {
         timestamp: now,
         event_type: event_type.to_owned(),

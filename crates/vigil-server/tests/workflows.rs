@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use vigil_server::config::Config;
 use vigil_server::service::{self, Options, Service};
-use vigil_store::Store;
 
 /// The `[store]` section putting a server on `db`; none for SQLite (the data directory's file
 /// is the SQLite backend).
@@ -33,13 +32,13 @@ fn store_section(db: &TestDb) -> String {
 }
 
 /// Runs `body(backend name, [store] section)` once per backend, each on a fresh runtime. The
-/// test databases are made and dropped outside the runtime, and so is the store the body
-/// hands back (the server's last reference): the synchronous PostgreSQL client runs a runtime
-/// of its own, which cannot start — not even to close a connection — inside another.
+/// test databases are made and dropped outside the runtime: the store's test helpers use the
+/// synchronous PostgreSQL client, which runs a runtime of its own that cannot start inside
+/// another.
 fn each_backend<F, Fut>(body: F)
 where
     F: Fn(&'static str, String) -> Fut,
-    Fut: std::future::Future<Output = Arc<Store>>,
+    Fut: std::future::Future<Output = ()>,
 {
     for db in common::backends() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -47,9 +46,8 @@ where
             .enable_all()
             .build()
             .unwrap();
-        let store = runtime.block_on(body(db.name(), store_section(&db)));
+        runtime.block_on(body(db.name(), store_section(&db)));
         drop(runtime);
-        drop(store);
         drop(db);
     }
 }
@@ -200,10 +198,8 @@ match = 'startsWith(host.name, "pay-")'
             (2, 0, 0),
             "{backend}"
         );
-        let store = Arc::clone(service.detector.store());
         service.shutdown();
         service.wait().await;
-        store
     });
 }
 
@@ -386,9 +382,7 @@ tasks = [{{ name = "notify", action = "webhook", url = "http://{sink_addr}/hook"
                 .is_err(),
             "{backend}: delivered twice"
         );
-        let store = Arc::clone(service.detector.store());
         service.shutdown();
         service.wait().await;
-        store
     });
 }

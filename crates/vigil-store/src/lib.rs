@@ -880,6 +880,20 @@ impl WriteTx<'_> {
         }
     }
 
+    /// The start times of the live processes `pids` on host `host`, as the agent reported
+    /// them; pids without a live process row are left out. Events carry them so a quarantine
+    /// never signals a pid reused since detection.
+    pub fn process_start_times(
+        &mut self,
+        host: &str,
+        pids: &[u32],
+    ) -> Result<Vec<(u32, Timestamp)>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::process_start_times(c, host, pids),
+            TxInner::Postgres(t) => postgres::process_start_times(t, host, pids),
+        }
+    }
+
     /// Enqueues a workflow task, or finds the one already enqueued under its idempotency key.
     pub fn enqueue(&mut self, task: &OutboxInput, now: Timestamp) -> Result<Enqueued> {
         match self.inner {

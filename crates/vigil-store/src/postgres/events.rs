@@ -92,3 +92,30 @@ pub(crate) fn last_event_seq(tx: &Tx) -> Result<EventSeq> {
     )?;
     Ok(EventSeq(get(&row, 0)?))
 }
+
+/// The start times (unix ms) of the live processes `pids` on host `host` (newest per pid).
+pub(crate) fn process_start_times(
+    tx: &Tx,
+    host: &str,
+    pids: &[u32],
+) -> Result<Vec<(u32, crate::time::Timestamp)>> {
+    let wanted: Vec<i64> = pids.iter().map(|p| i64::from(*p)).collect();
+    let rows = tx.conn()?.query(
+        "read processes",
+        "SELECT DISTINCT ON (p.pid) p.pid, p.start_time FROM processes p
+         JOIN hosts h ON h.id = p.host_id
+         WHERE h.name = $1 AND p.pid = ANY($2) AND p.gone_at IS NULL
+         ORDER BY p.pid, p.start_time DESC",
+        &[&host, &wanted],
+    )?;
+    let mut found = std::collections::HashMap::new();
+    for row in &rows {
+        let pid: i64 = get(row, 0)?;
+        let ms: i64 = get(row, 1)?;
+        found.insert(pid, crate::time::Timestamp::from_unix_millis(ms));
+    }
+    Ok(pids
+        .iter()
+        .filter_map(|p| found.get(&i64::from(*p)).map(|t| (*p, *t)))
+        .collect())
+}

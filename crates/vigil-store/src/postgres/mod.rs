@@ -285,6 +285,24 @@ struct PoolState {
     open: usize,
 }
 
+impl Drop for Pool {
+    /// Closes the idle connections on a thread of their own: the synchronous client closes
+    /// through a runtime of its own, which panics when the store's last owner is dropped on
+    /// an async runtime's thread (a server shutting down).
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            &mut self
+                .state
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .idle,
+        );
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 /// A small blocking pool: at most `max` connections open; callers wait up to `wait` for one.
 struct Pool {
     config: Config,

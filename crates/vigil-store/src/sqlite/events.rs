@@ -77,3 +77,29 @@ pub(crate) fn last_event_seq(conn: &Connection) -> Result<EventSeq> {
     .map(EventSeq)
     .map_err(db("read events"))
 }
+
+/// The start times (unix ms) of the live processes `pids` on host `host` (newest per pid).
+pub(crate) fn process_start_times(
+    conn: &Connection,
+    host: &str,
+    pids: &[u32],
+) -> Result<Vec<(u32, crate::time::Timestamp)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.start_time FROM processes p JOIN hosts h ON h.id = p.host_id
+             WHERE h.name = ?1 AND p.pid = ?2 AND p.gone_at IS NULL
+             ORDER BY p.start_time DESC LIMIT 1",
+        )
+        .map_err(db("read processes"))?;
+    let mut out = Vec::new();
+    for pid in pids {
+        let mut rows = stmt
+            .query(rusqlite::params![host, i64::from(*pid)])
+            .map_err(db("read processes"))?;
+        if let Some(row) = rows.next().map_err(db("read processes"))? {
+            let ms: i64 = row.get(0).map_err(db("read processes"))?;
+            out.push((*pid, crate::time::Timestamp::from_unix_millis(ms)));
+        }
+    }
+    Ok(out)
+}

@@ -11,7 +11,9 @@
 //!
 //! Pids come from the event's `process.pids`: numbers, or `{"pid", "start_time"}` objects
 //! (start time in clock ticks since boot, `/proc/PID/stat` field 22, as `vigil-runtime`
-//! reports it); `process.start_times` may carry the times as a parallel array. Before
+//! reports it); `process.start_times` may carry the times as a parallel array, or
+//! `process.start_times_ms` as unix milliseconds (what agents report and the server's finding
+//! events carry; matched within a second, agents may round to seconds). Before
 //! signalling, the live process's start time must equal the event's — a pid reused by an
 //! unrelated process since detection is never touched. Without a start time a pid is skipped
 //! unless `require_start_time = false`. Pid 1, vigil itself, and vigil's own cgroup are never
@@ -73,6 +75,37 @@ pub struct TargetPid {
     pub pid: i32,
     /// Start time (clock ticks since boot), when the event has it.
     pub start_time: Option<u64>,
+    /// Start time in unix milliseconds, when the event has it that way.
+    pub start_time_ms: Option<i64>,
+}
+
+/// How far an agent's start time (unix ms) may be from the live one: agents derive it from
+/// boot time and clock ticks, some rounded to seconds.
+const START_MS_SLACK: i64 = 1000;
+
+/// Boot time in unix seconds (`btime` of `/proc/stat`).
+fn boot_time(proc_root: &Path) -> Option<i64> {
+    std::fs::read_to_string(proc_root.join("stat"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Is the live process (started `live` clock ticks after boot) the one the event named?
+/// `None` when the event says nothing about its start.
+fn same_process(target: &TargetPid, live: u64, proc_root: &Path) -> Option<bool> {
+    if let Some(want) = target.start_time {
+        return Some(want == live);
+    }
+    let want_ms = target.start_time_ms?;
+    // USER_HZ is 100 on every architecture vigil runs on.
+    let live_ms = boot_time(proc_root)?
+        .saturating_mul(1000)
+        .saturating_add(i64::try_from(live).unwrap_or(i64::MAX).saturating_mul(10));
+    Some((live_ms - want_ms).abs() <= START_MS_SLACK)
 }
 
 /// The event's pids.
@@ -82,17 +115,27 @@ pub fn target_pids(event: &Value) -> Vec<TargetPid> {
         .and_then(Value::as_array)
         .map(|a| a.iter().map(Value::as_u64).collect())
         .unwrap_or_default();
+    let times_ms: Vec<Option<i64>> = event
+        .get("process.start_times_ms")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(Value::as_i64).collect())
+        .unwrap_or_default();
     let Some(pids) = event.get("process.pids").and_then(Value::as_array) else {
         return Vec::new();
     };
     pids.iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            let (pid, start) = match p {
-                Value::Number(n) => (n.as_i64()?, times.get(i).copied().flatten()),
+            let (pid, start, start_ms) = match p {
+                Value::Number(n) => (
+                    n.as_i64()?,
+                    times.get(i).copied().flatten(),
+                    times_ms.get(i).copied().flatten(),
+                ),
                 Value::Object(o) => (
                     o.get("pid")?.as_i64()?,
                     o.get("start_time").and_then(Value::as_u64),
+                    o.get("start_time_ms").and_then(Value::as_i64),
                 ),
                 _ => return None,
             };
@@ -100,6 +143,7 @@ pub fn target_pids(event: &Value) -> Vec<TargetPid> {
             Some(TargetPid {
                 pid,
                 start_time: start,
+                start_time_ms: start_ms,
             })
         })
         .collect()
@@ -188,16 +232,16 @@ impl Quarantine {
                 continue;
             }
             let live = start_time(proc_root, target.pid);
-            match (target.start_time, live) {
-                (_, None) => {
-                    skipped.push(skip("no longer running"));
-                    continue;
-                }
-                (Some(want), Some(have)) if want != have => {
+            let Some(have) = live else {
+                skipped.push(skip("no longer running"));
+                continue;
+            };
+            match same_process(&target, have, proc_root) {
+                Some(false) => {
                     skipped.push(skip("pid reused by another process since detection"));
                     continue;
                 }
-                (None, Some(_)) if self.require_start_time => {
+                None if self.require_start_time => {
                     skipped.push(skip("the event has no start time for it"));
                     continue;
                 }
@@ -273,11 +317,9 @@ impl Quarantine {
         let mut cgroups = BTreeSet::new();
         for target in target_pids(event) {
             let live = start_time(&services.proc_root, target.pid);
-            let verified = match (target.start_time, live) {
-                (Some(want), Some(have)) => want == have,
-                (None, Some(_)) => !self.require_start_time,
-                _ => false,
-            };
+            let verified = live.is_some_and(|have| {
+                same_process(&target, have, &services.proc_root).unwrap_or(!self.require_start_time)
+            });
             if verified && let Some(c) = cgroup_of(&services.proc_root, &target.pid.to_string()) {
                 cgroups.insert(c);
             }
@@ -459,15 +501,49 @@ mod tests {
             vec![
                 TargetPid {
                     pid: 10,
-                    start_time: Some(7)
+                    start_time: Some(7),
+                    start_time_ms: None,
                 },
                 TargetPid {
                     pid: 11,
-                    start_time: Some(5)
+                    start_time: Some(5),
+                    start_time_ms: None,
                 }
             ]
         );
+        let e = json!({"process.pids": [10, 12, {"pid": 11, "start_time_ms": 9}], "process.start_times_ms": [1_700_000_000_000i64, null]});
+        assert_eq!(
+            target_pids(&e)
+                .iter()
+                .map(|t| t.start_time_ms)
+                .collect::<Vec<_>>(),
+            vec![Some(1_700_000_000_000), None, Some(9)]
+        );
         assert!(target_pids(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn a_start_time_in_milliseconds_matches_within_a_second() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("stat"), "cpu 1 2 3\nbtime 1700000000\n").unwrap();
+        // Live: 12345 ticks after boot = 1_700_000_123_450 ms.
+        let live = 12_345;
+        let target = |start_time, start_time_ms| TargetPid {
+            pid: 42,
+            start_time,
+            start_time_ms,
+        };
+        let cases: [(TargetPid, Option<bool>); 6] = [
+            (target(Some(12_345), None), Some(true)),
+            (target(Some(12_344), None), Some(false)),
+            (target(None, Some(1_700_000_123_450)), Some(true)),
+            (target(None, Some(1_700_000_123_000)), Some(true)),
+            (target(None, Some(1_700_000_125_000)), Some(false)),
+            (target(None, None), None),
+        ];
+        for (t, want) in cases {
+            assert_eq!(same_process(&t, live, root.path()), want, "{t:?}");
+        }
     }
 
     #[test]
