@@ -692,8 +692,9 @@ async fn import_intel(
         let source = intel
             .import_bytes(&body, kind, &name, &options)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-        let (index, warnings) = intel.load().map_err(ApiError::internal)?;
-        let report = detector.use_index(index, Timestamp::now())?;
+        let (report, warnings) = detector
+            .reload_intel(Timestamp::now())
+            .map_err(ApiError::internal)?;
         Ok(json!({
             "source": {
                 "name": source.name,

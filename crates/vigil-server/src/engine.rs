@@ -19,14 +19,24 @@
 //!   entity for the grace period (default 2 h); an intel change resolves the open findings of
 //!   advisories that were withdrawn or no longer cover the version.
 //!
-//! Detection runs one change at a time (a mutex): an intel swap and a snapshot never
-//! interleave, so no instance can be matched against an index that is already stale without
-//! the rematch seeing it. SQLite serializes writers anyway, so this costs no throughput.
+//! Detection runs one change at a time: an intel swap and a snapshot never interleave, so no
+//! instance can be matched against an index that is already stale without the rematch seeing
+//! it. In a process a mutex orders them; across server replicas sharing a PostgreSQL store
+//! every detection transaction first takes the store's detection lock
+//! ([`WriteTx::lock_detection`]) and, on a shared store, compares the store's shared-intel
+//! generation with the index in use: a replica behind reloads the shared intel
+//! ([`Detector::catch_up`]) and retries, so nothing is matched against intel older than the
+//! store's. An intel change is published, mirrored, rematched and retired in **one**
+//! transaction under that lock, and the fingerprint of the rematched index is written with
+//! it: every other replica that reloads the change finds the fingerprint equal and matches
+//! nothing again, and a replica killed half-way commits nothing (its upload is published from
+//! its data directory at its next start). SQLite serializes writers anyway.
 //!
 //! Risk: a malicious package is 10.0 `CRITICAL`; a vulnerability takes the highest CVSS base
 //! score of its alias group (a stated rating without a score maps to the bottom of its band;
 //! no severity at all is 5.0 `MEDIUM`).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,14 +53,14 @@ use vigil_store::{
 use vigil_workflow::WorkflowSet;
 
 use crate::event::{Description, FINDING_CREATED, STATUS_CHANGED, Transition, emit, owner_for};
-use crate::intel::{self, IntelChange, IntelState};
-use crate::lifecycle::describe_from_store;
+use crate::intel::{self, Current, IntelState, LocalSource};
+use crate::lifecycle::{describe_from_store, describe_with};
 use crate::metrics::Metrics;
 
 /// The store blob holding the fingerprint of the intel last mirrored into the store.
 const FINGERPRINT_BLOB: &str = "server/intel-fingerprint";
-/// Touched (component, entity) pairs refreshed per transaction during an intel rematch.
-const REMATCH_BATCH: usize = 500;
+/// How often a detection transaction is retried after finding its intel stale.
+const STALE_RETRIES: usize = 5;
 
 /// Detection settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,17 +92,6 @@ pub struct FindingChanges {
     pub events: usize,
     /// Workflow tasks enqueued.
     pub enqueued: usize,
-}
-
-impl FindingChanges {
-    fn add(&mut self, other: &FindingChanges) {
-        self.created += other.created;
-        self.reopened += other.reopened;
-        self.updated += other.updated;
-        self.resolved += other.resolved;
-        self.events += other.events;
-        self.enqueued += other.enqueued;
-    }
 }
 
 /// What ingesting one snapshot did.
@@ -207,6 +206,17 @@ fn describe(group: &MatchGroup<'_>) -> Description {
     }
 }
 
+/// Why the data directory's intel could not be put in use.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Reading the data directory's intel.
+    #[error("intel: {0}")]
+    Intel(#[from] vigil_intel::IntelError),
+    /// Writing the store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The detection engine.
 pub struct Detector {
     store: Arc<Store>,
@@ -292,12 +302,47 @@ impl Detector {
         }
     }
 
+    /// Runs `f` as one detection transaction: under the detection lock, with the index in use,
+    /// which on a shared store is first checked against the store's intel generation — when
+    /// another replica published newer intel, this one catches up and retries.
+    fn detect<T>(
+        &self,
+        now: Timestamp,
+        mut f: impl FnMut(&mut WriteTx<'_>, &AdvisoryIndex) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let shared = self.store.is_shared();
+        let mut attempts = 0;
+        loop {
+            let one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let current = self.intel.current();
+            let stale = Cell::new(false);
+            let out = self.store.write(|tx| {
+                tx.lock_detection()?;
+                if shared
+                    && intel::read_generation(tx.get_blob(intel::GENERATION_BLOB)?)
+                        != current.generation
+                {
+                    stale.set(true);
+                    return Err(StoreError::InvalidInput {
+                        what: "detection",
+                        reason: "the intel in use is older than the store's".into(),
+                    });
+                }
+                f(tx, &current.index)
+            });
+            drop(one_at_a_time);
+            if !stale.get() || attempts >= STALE_RETRIES {
+                return out;
+            }
+            attempts += 1;
+            self.catch_up(now)?;
+        }
+    }
+
     /// Applies a snapshot and detects on what it changed, all in one transaction.
     pub fn ingest(&self, snapshot: &Snapshot, now: Timestamp) -> Result<IngestReport, StoreError> {
         let started = Instant::now();
-        let _one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let index = self.intel.index();
-        let report = self.store.write(|tx| {
+        let report = self.detect(now, |tx, index| {
             let outcome = tx.apply_snapshot(snapshot, now)?;
             let mut report = IngestReport {
                 host: snapshot.host.name.clone(),
@@ -313,7 +358,7 @@ impl Detector {
                 return Ok(report);
             }
             for target in targets(&outcome.new, outcome.changed.iter().chain(&outcome.gone)) {
-                self.refresh(tx, &index, &target, now, &mut report.findings)?;
+                self.refresh(tx, index, &target, now, &mut report.findings)?;
             }
             Ok(report)
         })?;
@@ -454,63 +499,37 @@ impl Detector {
         Ok(())
     }
 
-    /// Matches the present instances of `keys` again against the index in use.
-    fn rematch(&self, keys: &[PackageKey], now: Timestamp) -> Result<IntelReport, StoreError> {
-        let index = self.intel.index();
-        let instances = self.store.instances_for_keys(keys)?;
-        let targets = targets(std::iter::empty(), &instances);
-        let mut report = IntelReport {
-            keys: keys.len(),
-            instances: instances.len(),
-            ..IntelReport::default()
-        };
-        for batch in targets.chunks(REMATCH_BATCH) {
-            let changes = self.store.write(|tx| {
-                let mut changes = FindingChanges::default();
-                for target in batch {
-                    self.refresh(tx, &index, target, now, &mut changes)?;
-                }
-                Ok(changes)
-            })?;
-            report.findings.add(&changes);
-        }
-        Ok(report)
-    }
-
-    /// Mirrors advisories into the store and matches the keys they name again.
-    fn apply_change(
+    /// Matches the present instances of `keys` again against `index`, in `tx`.
+    fn rematch(
         &self,
-        change: &IntelChange,
+        tx: &mut WriteTx<'_>,
+        index: &AdvisoryIndex,
+        keys: &[PackageKey],
         now: Timestamp,
-    ) -> Result<IntelReport, StoreError> {
-        let index = self.intel.index();
-        let advisories: Vec<&vigil_intel::Advisory> = change
-            .changed
-            .iter()
-            .filter_map(|id| index.by_id(id))
-            .collect();
-        for chunk in advisories.chunks(1000) {
-            let records: Vec<_> = chunk.iter().map(|a| intel::mirror_record(a)).collect();
-            let inputs = intel::mirror_inputs(chunk, &records);
-            self.store.put_advisories(&inputs, now)?;
+        report: &mut IntelReport,
+    ) -> Result<(), StoreError> {
+        let instances = tx.instances_for_keys(keys)?;
+        report.keys += keys.len();
+        report.instances += instances.len();
+        for target in targets(std::iter::empty(), &instances) {
+            self.refresh(tx, index, &target, now, &mut report.findings)?;
         }
-        let mut report = self.rematch(&change.keys, now)?;
-        report.changed_advisories = change.changed.len();
-        let retired = self.retire(&change.changed, now)?;
-        report.findings.add(&retired);
-        self.store
-            .put_blob(FINGERPRINT_BLOB, intel::fingerprint(&index).as_bytes(), now)?;
-        Ok(report)
+        Ok(())
     }
 
     /// Resolves the open (`NEW`, `ACKNOWLEDGED`) findings filed under changed advisories that
     /// no longer apply to their component: the advisory was withdrawn, removed, or its ranges
     /// no longer cover the version.
-    fn retire(&self, ids: &[String], now: Timestamp) -> Result<FindingChanges, StoreError> {
-        let index = self.intel.index();
-        let mut changes = FindingChanges::default();
-        let open_under = |advisory_id: Option<String>| {
-            self.store.list_findings(&FindingFilter {
+    fn retire(
+        &self,
+        tx: &mut WriteTx<'_>,
+        index: &AdvisoryIndex,
+        ids: &[String],
+        now: Timestamp,
+        changes: &mut FindingChanges,
+    ) -> Result<(), StoreError> {
+        let mut open_under = |advisory_id: Option<String>| {
+            tx.list_findings(&FindingFilter {
                 statuses: vec![FindingStatus::New, FindingStatus::Acknowledged],
                 advisory_id,
                 limit: 10_000_000,
@@ -543,94 +562,219 @@ impl Detector {
             if applies {
                 continue;
             }
-            let description = describe_from_store(&self.store, &finding)?;
-            let enqueued = self.store.write(|tx| {
-                let still_open = tx.finding(finding.id)?.is_some_and(|f| {
-                    matches!(f.status, FindingStatus::New | FindingStatus::Acknowledged)
-                });
-                if !still_open {
-                    return Ok(None);
-                }
-                let Some(change) =
-                    tx.set_finding_status(finding.id, FindingStatus::Resolved, None, now)?
-                else {
-                    return Ok(None);
-                };
-                let emitted = emit(
-                    tx,
-                    &self.workflows,
-                    &change.finding,
-                    &description,
-                    STATUS_CHANGED,
-                    &Transition {
-                        previous: Some(change.previous),
-                        reason: Some("the advisory was withdrawn or no longer covers this version"),
-                    },
-                    now,
-                )?;
-                Ok(Some(emitted.enqueued))
-            })?;
-            if let Some(enqueued) = enqueued {
-                changes.resolved += 1;
-                changes.events += 1;
-                changes.enqueued += enqueued;
-            }
+            let description = describe_with(|id| tx.advisory(id), &finding)?;
+            let Some(change) =
+                tx.set_finding_status(finding.id, FindingStatus::Resolved, None, now)?
+            else {
+                continue;
+            };
+            let emitted = emit(
+                tx,
+                &self.workflows,
+                &change.finding,
+                &description,
+                STATUS_CHANGED,
+                &Transition {
+                    previous: Some(change.previous),
+                    reason: Some("the advisory was withdrawn or no longer covers this version"),
+                },
+                now,
+            )?;
+            changes.resolved += 1;
+            changes.events += 1;
+            changes.enqueued += emitted.enqueued;
         }
-        Ok(changes)
+        Ok(())
     }
 
-    /// Puts a freshly loaded index in use and detects on what it changed.
-    pub fn use_index(&self, new: AdvisoryIndex, now: Timestamp) -> Result<IntelReport, StoreError> {
+    /// Brings the store's mirror and findings from what they were last synced to up to `new`,
+    /// in `tx` (holding the detection lock). Nothing to do when the store's fingerprint already
+    /// names `new` (another replica did it). When it names `old` (the index this process had),
+    /// only the diff of the two is mirrored and rematched; otherwise (intel changed while down,
+    /// or the first start) every advisory is compared with the mirror.
+    fn bring_up_to(
+        &self,
+        tx: &mut WriteTx<'_>,
+        old: &Current,
+        new: &Current,
+        now: Timestamp,
+    ) -> Result<IntelReport, StoreError> {
+        let mut report = IntelReport::default();
+        let stored = tx.get_blob(FINGERPRINT_BLOB)?;
+        let stored = stored.as_ref().map(|b| b.bytes.as_slice());
+        if stored == Some(new.fingerprint().as_bytes()) {
+            return Ok(report);
+        }
+        let index = &new.index;
+        let (changed, keys) = if stored == Some(old.fingerprint().as_bytes()) {
+            let change = intel::diff(&old.index, index);
+            let advisories: Vec<&vigil_intel::Advisory> = change
+                .changed
+                .iter()
+                .filter_map(|id| index.by_id(id))
+                .collect();
+            for chunk in advisories.chunks(1000) {
+                let records: Vec<_> = chunk.iter().map(|a| intel::mirror_record(a)).collect();
+                tx.put_advisories(&intel::mirror_inputs(chunk, &records), now)?;
+            }
+            (change.changed, change.keys)
+        } else {
+            let all: Vec<&vigil_intel::Advisory> = index.advisories().iter().collect();
+            let mut changed = Vec::new();
+            for chunk in all.chunks(1000) {
+                let records: Vec<_> = chunk.iter().map(|a| intel::mirror_record(a)).collect();
+                let put = tx.put_advisories(&intel::mirror_inputs(chunk, &records), now)?;
+                changed.extend(put.inserted);
+                changed.extend(put.updated);
+            }
+            let keys: BTreeSet<PackageKey> = changed
+                .iter()
+                .filter_map(|id| index.by_id(id))
+                .flat_map(intel::keys_of)
+                .collect();
+            (changed, keys.into_iter().collect())
+        };
+        report.changed_advisories = changed.len();
+        self.rematch(tx, index, &keys, now, &mut report)?;
+        self.retire(tx, index, &changed, now, &mut report.findings)?;
+        tx.put_blob(FINGERPRINT_BLOB, new.fingerprint().as_bytes(), now)?;
+        Ok(report)
+    }
+
+    /// Puts `new` in use once the store is brought up to it (one transaction under the
+    /// detection lock).
+    fn adopt(&self, new: Current, now: Timestamp) -> Result<IntelReport, StoreError> {
         let started = Instant::now();
         let report = {
             let _one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            let change = self.intel.swap(new);
-            if change.changed.is_empty() {
-                return Ok(IntelReport::default());
-            }
-            self.apply_change(&change, now)?
+            let old = self.intel.current();
+            let report = self.store.write(|tx| {
+                tx.lock_detection()?;
+                self.bring_up_to(tx, &old, &new, now)
+            })?;
+            self.intel.set_current(new);
+            report
         };
-        self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
-        self.metrics.intel_latency.observe(started.elapsed());
+        if report.changed_advisories > 0 {
+            self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
+            self.metrics.intel_latency.observe(started.elapsed());
+        }
         self.settle(&report.findings);
         Ok(report)
     }
 
+    /// On a shared store: publishes `local` sources (see [`intel::publish`]), then builds the
+    /// index of the store's shared intel and brings the store up to it — one transaction
+    /// under the detection lock — and puts it in use. Returns the report and load warnings.
+    fn adopt_shared(
+        &self,
+        local: &[LocalSource],
+        live: bool,
+        now: Timestamp,
+    ) -> Result<(IntelReport, Vec<String>), StoreError> {
+        let started = Instant::now();
+        let (report, warnings) = {
+            let _one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let old = self.intel.current();
+            let mut adopted = None;
+            let written = self.store.write(|tx| {
+                tx.lock_detection()?;
+                let mut manifest = intel::read_manifest(tx)?;
+                let published = intel::publish(tx, &mut manifest, local, live, now)?;
+                let (new, warnings) = if !published && manifest.generation == old.generation {
+                    (old.clone(), Vec::new())
+                } else {
+                    let (index, warnings) = intel::build_shared_index(tx, &manifest)?;
+                    (Current::new(Arc::new(index), manifest.generation), warnings)
+                };
+                let report = self.bring_up_to(tx, &old, &new, now)?;
+                adopted = Some(new);
+                Ok((report, warnings))
+            });
+            let written = match written {
+                Ok(w) => w,
+                Err(e) => {
+                    self.intel.reconsider(local);
+                    return Err(e);
+                }
+            };
+            if let Some(new) = adopted {
+                self.intel.set_current(new);
+            }
+            written
+        };
+        if report.changed_advisories > 0 {
+            self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
+            self.metrics.intel_latency.observe(started.elapsed());
+        }
+        self.settle(&report.findings);
+        Ok((report, warnings))
+    }
+
+    /// Puts a freshly loaded index in use and detects on what it changed.
+    pub fn use_index(&self, new: AdvisoryIndex, now: Timestamp) -> Result<IntelReport, StoreError> {
+        let generation = self.intel.generation();
+        self.adopt(Current::new(Arc::new(new), generation), now)
+    }
+
+    /// The data directory's intel changed (an import through the API, `vigil intel import`,
+    /// a sync): puts it in use and detects on what changed. On a shared store the new sources
+    /// are published for every replica first, and the index is the store's shared intel.
+    /// Returns the report and the load warnings.
+    pub fn reload_intel(&self, now: Timestamp) -> Result<(IntelReport, Vec<String>), ReloadError> {
+        if self.store.is_shared() {
+            let local = self.intel.unpublished_local_sources()?;
+            if local.is_empty() {
+                // Nothing new here; intel published elsewhere arrives through `catch_up`.
+                return Ok((IntelReport::default(), Vec::new()));
+            }
+            return Ok(self.adopt_shared(&local, true, now)?);
+        }
+        let (index, warnings) = self.intel.load()?;
+        Ok((self.use_index(index, now)?, warnings))
+    }
+
+    /// On a shared store, when another replica published newer intel: loads it and puts it in
+    /// use (the publisher already matched it; this replica matches again only if the store's
+    /// fingerprint says nobody did). Cheap when the generation did not move: one small read.
+    /// Returns whether the index changed.
+    pub fn catch_up(&self, now: Timestamp) -> Result<bool, StoreError> {
+        if !self.store.is_shared() {
+            return Ok(false);
+        }
+        let generation = intel::read_generation(self.store.get_blob(intel::GENERATION_BLOB)?);
+        if generation == self.intel.generation() {
+            return Ok(false);
+        }
+        self.adopt_shared(&[], false, now)?;
+        Ok(true)
+    }
+
     /// At start: brings the store's advisory mirror up to the index in use, and detects on
     /// whatever changed since the mirror was last written (intel imported while the server
-    /// was down). Cheap when nothing changed: one fingerprint.
+    /// was down). Cheap when nothing changed: one fingerprint. On a shared store, the data
+    /// directory's sources imported later than the shared copies are published first, and the
+    /// index becomes the store's shared intel.
     pub fn sync_intel(&self, now: Timestamp) -> Result<IntelReport, StoreError> {
+        if self.store.is_shared() {
+            let local =
+                self.intel
+                    .unpublished_local_sources()
+                    .map_err(|e| StoreError::InvalidInput {
+                        what: "intel",
+                        reason: e.to_string(),
+                    })?;
+            return Ok(self.adopt_shared(&local, false, now)?.0);
+        }
+        let current = self.intel.current();
+        // The mirror of `old` never matches a fresh start's fingerprint unless it is `new`:
+        // pass an empty index as `old` so an out-of-date mirror is compared in full.
+        let nothing = Current::new(Arc::new(vigil_intel::IndexBuilder::new().build()), 0);
         let _one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let index = self.intel.index();
-        let fingerprint = intel::fingerprint(&index);
-        if self
-            .store
-            .get_blob(FINGERPRINT_BLOB)?
-            .is_some_and(|b| b.bytes == fingerprint.as_bytes())
-        {
-            return Ok(IntelReport::default());
-        }
-        let all: Vec<&vigil_intel::Advisory> = index.advisories().iter().collect();
-        let mut changed = Vec::new();
-        for chunk in all.chunks(1000) {
-            let records: Vec<_> = chunk.iter().map(|a| intel::mirror_record(a)).collect();
-            let inputs = intel::mirror_inputs(chunk, &records);
-            let put = self.store.put_advisories(&inputs, now)?;
-            changed.extend(put.inserted);
-            changed.extend(put.updated);
-        }
-        let keys: BTreeSet<PackageKey> = changed
-            .iter()
-            .filter_map(|id| index.by_id(id))
-            .flat_map(intel::keys_of)
-            .collect();
-        let keys: Vec<PackageKey> = keys.into_iter().collect();
-        let mut report = self.rematch(&keys, now)?;
-        report.changed_advisories = changed.len();
-        let retired = self.retire(&changed, now)?;
-        report.findings.add(&retired);
-        self.store
-            .put_blob(FINGERPRINT_BLOB, fingerprint.as_bytes(), now)?;
+        let report = self.store.write(|tx| {
+            tx.lock_detection()?;
+            self.bring_up_to(tx, &nothing, &current, now)
+        })?;
         drop(_one_at_a_time);
         self.settle(&report.findings);
         Ok(report)
@@ -653,6 +797,7 @@ impl Detector {
             }
             let description = describe_from_store(&self.store, &candidate)?;
             let done = self.store.write(|tx| {
+                tx.lock_detection()?;
                 let present =
                     tx.component_instances(candidate.component_id, candidate.entity, false)?;
                 let current = tx.finding(candidate.id)?;

@@ -8,25 +8,110 @@
 //! store keeps a mirror of the advisories (the `advisories` table the query views join) and a
 //! fingerprint of what it mirrored, so changes made while the server was down — `vigil intel
 //! import` on the data directory — are caught at the next start.
+//!
+//! ## Intel shared by replicas
+//!
+//! On a shared store (PostgreSQL, [`Store::is_shared`]) several servers match with one intel.
+//! The store, not a data directory, is then the truth: each source's snapshot (vigil-intel's
+//! self-contained `.snap` bytes) is a blob `intel/source/<sha256>`, the [`Manifest`] blob names
+//! the sources in use, and the tiny `intel/generation` blob counts its changes. A replica's
+//! data directory only stages what is imported there (API uploads, `vigil intel import`);
+//! publishing it bumps the generation, and every replica's index is the bundled baseline plus
+//! the manifest's sources ([`build_shared_index`]). Replicas poll the generation (one small
+//! blob read a second) and check it again under the detection lock before matching, so none
+//! matches a snapshot against intel older than the store's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::SystemTime;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use vigil_core::Ecosystem;
 use vigil_core::osv::{OsvRecord, Severity};
+use vigil_intel::snapshot::SourceSnapshot;
 use vigil_intel::store::SourceState;
-use vigil_intel::{Advisory, AdvisoryIndex, ImportOptions, IntelError, IntelStore, KindOverride};
-use vigil_store::{AdvisoryInput, AdvisoryKind, PackageKey};
+use vigil_intel::{
+    Advisory, AdvisoryIndex, ImportOptions, IndexBuilder, IntelError, IntelStore, KindOverride,
+};
+use vigil_store::{AdvisoryInput, AdvisoryKind, PackageKey, StoreError, Timestamp, WriteTx};
+
+/// The store blob counting changes of the shared intel (8 bytes, little-endian).
+pub const GENERATION_BLOB: &str = "intel/generation";
+/// The store blob naming the shared sources ([`Manifest`], JSON).
+pub const MANIFEST_BLOB: &str = "intel/manifest";
+/// Prefix of the blobs holding source snapshots, by content hash.
+const SOURCE_BLOB_PREFIX: &str = "intel/source/";
+
+/// The index in use, the shared-intel generation it was built from (0: not from a shared
+/// store) and its fingerprint, computed once when first needed.
+#[derive(Clone)]
+pub struct Current {
+    /// The index.
+    pub index: Arc<AdvisoryIndex>,
+    /// The generation of the store's shared intel it reflects.
+    pub generation: u64,
+    fingerprint: Arc<OnceLock<String>>,
+}
+
+impl Current {
+    /// `index`, reflecting shared-intel `generation`.
+    pub fn new(index: Arc<AdvisoryIndex>, generation: u64) -> Current {
+        Current {
+            index,
+            generation,
+            fingerprint: Arc::default(),
+        }
+    }
+
+    /// [`fingerprint`] of the index (cached).
+    pub fn fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| fingerprint(&self.index))
+    }
+}
 
 /// The loaded intel and where it comes from.
 pub struct IntelState {
     store: Option<IntelStore>,
-    index: RwLock<Arc<AdvisoryIndex>>,
+    current: RwLock<Current>,
     catalog_seen: Mutex<Option<SystemTime>>,
+    /// Local (source name, data-directory generation) pairs already considered for publishing.
+    considered: Mutex<HashSet<(String, u64)>>,
+}
+
+/// A source of the data directory, ready to publish to a shared store.
+#[derive(Clone, Debug)]
+pub struct LocalSource {
+    /// The source's catalog entry.
+    pub state: SourceState,
+    /// Its snapshot, encoded.
+    pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes`, hex.
+    pub sha256: String,
+}
+
+/// The shared sources (store blob [`MANIFEST_BLOB`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Bumped by every change.
+    pub generation: u64,
+    /// The sources, in no particular order.
+    pub sources: Vec<SharedSource>,
+}
+
+/// One shared source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedSource {
+    /// The source name.
+    pub name: String,
+    /// When it was imported (unix seconds), as its importing data directory recorded.
+    pub imported_at: Option<i64>,
+    /// SHA-256 of its snapshot: the blob `intel/source/<sha256>`.
+    pub sha256: String,
+    /// Advisories in it.
+    pub advisories: usize,
 }
 
 impl std::fmt::Debug for IntelState {
@@ -34,6 +119,7 @@ impl std::fmt::Debug for IntelState {
         f.debug_struct("IntelState")
             .field("dir", &self.store.as_ref().map(IntelStore::root))
             .field("advisories", &self.index().len())
+            .field("generation", &self.generation())
             .finish()
     }
 }
@@ -95,19 +181,16 @@ impl UploadKind {
 impl IntelState {
     /// The baseline alone (no data directory).
     pub fn baseline() -> IntelState {
-        IntelState {
-            store: None,
-            index: RwLock::new(Arc::new(vigil_intel::baseline::index())),
-            catalog_seen: Mutex::new(None),
-        }
+        IntelState::with_index(vigil_intel::baseline::index())
     }
 
     /// A fixed index (tests, embedding).
     pub fn with_index(index: AdvisoryIndex) -> IntelState {
         IntelState {
             store: None,
-            index: RwLock::new(Arc::new(index)),
+            current: RwLock::new(Current::new(Arc::new(index), 0)),
             catalog_seen: Mutex::new(None),
+            considered: Mutex::default(),
         }
     }
 
@@ -120,8 +203,9 @@ impl IntelState {
         Ok((
             IntelState {
                 store: Some(store),
-                index: RwLock::new(Arc::new(loaded.index)),
+                current: RwLock::new(Current::new(Arc::new(loaded.index), 0)),
                 catalog_seen: Mutex::new(seen),
+                considered: Mutex::default(),
             },
             loaded.warnings,
         ))
@@ -129,7 +213,80 @@ impl IntelState {
 
     /// The current index.
     pub fn index(&self) -> Arc<AdvisoryIndex> {
-        Arc::clone(&self.index.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(&self.current().index)
+    }
+
+    /// The index in use with its generation and fingerprint.
+    pub fn current(&self) -> Current {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The shared-intel generation the index in use reflects (0: not from a shared store).
+    pub fn generation(&self) -> u64 {
+        self.current().generation
+    }
+
+    /// Puts `index`, built from shared-intel `generation`, in use.
+    pub fn set(&self, index: AdvisoryIndex, generation: u64) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            Current::new(Arc::new(index), generation);
+    }
+
+    /// Puts an index already compiled (with its known fingerprint) in use.
+    pub(crate) fn set_current(&self, current: Current) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = current;
+    }
+
+    /// Makes `sources` candidates for publishing again (their publishing transaction failed).
+    pub fn reconsider(&self, sources: &[LocalSource]) {
+        let mut considered = self
+            .considered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for s in sources {
+            considered.remove(&(s.state.name.clone(), s.state.generation));
+        }
+    }
+
+    /// The data directory's sources not yet considered for publishing by this process, with
+    /// their snapshots (marked considered). None without a data directory.
+    pub fn unpublished_local_sources(&self) -> Result<Vec<LocalSource>, IntelError> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let mut considered = self
+            .considered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // What is read now is what the watcher has seen (as [`IntelState::load`] does).
+        *self
+            .catalog_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = catalog_mtime(store);
+        let mut out = Vec::new();
+        for state in store.catalog()?.sources {
+            if !state.has_data() || considered.contains(&(state.name.clone(), state.generation)) {
+                continue;
+            }
+            let bytes =
+                store
+                    .read_snapshot(&state)?
+                    .encode()
+                    .map_err(|reason| IntelError::Store {
+                        path: store.root().to_path_buf(),
+                        reason,
+                    })?;
+            considered.insert((state.name.clone(), state.generation));
+            out.push(LocalSource {
+                sha256: hex(&Sha256::digest(&bytes)),
+                state,
+                bytes,
+            });
+        }
+        Ok(out)
     }
 
     /// The intel directory, when there is one.
@@ -170,11 +327,10 @@ impl IntelState {
     /// Puts `index` in use; returns what changed against the previous one.
     pub fn swap(&self, index: AdvisoryIndex) -> IntelChange {
         let new = Arc::new(index);
-        let old = std::mem::replace(
-            &mut *self.index.write().unwrap_or_else(PoisonError::into_inner),
-            Arc::clone(&new),
-        );
-        diff(&old, &new)
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let generation = current.generation;
+        let old = std::mem::replace(&mut *current, Current::new(Arc::clone(&new), generation));
+        diff(&old.index, &new)
     }
 
     /// Imports an uploaded body as source `name` into the data directory (replacing that
@@ -226,6 +382,103 @@ fn catalog_mtime(store: &IntelStore) -> Option<SystemTime> {
         .ok()
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The shared-intel generation in the store (0 when nothing was ever published).
+pub fn read_generation(blob: Option<vigil_store::Blob>) -> u64 {
+    blob.and_then(|b| b.bytes.as_slice().try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The manifest as `tx` sees it (empty when nothing was published).
+pub fn read_manifest(tx: &mut WriteTx<'_>) -> Result<Manifest, StoreError> {
+    match tx.get_blob(MANIFEST_BLOB)? {
+        None => Ok(Manifest::default()),
+        Some(blob) => serde_json::from_slice(&blob.bytes).map_err(|e| StoreError::InvalidInput {
+            what: "blob intel/manifest",
+            reason: format!("unreadable shared-intel manifest: {e}"),
+        }),
+    }
+}
+
+/// Publishes `local` sources into the manifest: each whose content differs from the shared
+/// source of its name, unless that one was imported later (`live`: the sources were imported
+/// just now, so they are the newest whatever the clocks say). Writes the blobs, the manifest and
+/// the generation, and drops blobs no longer named. Returns whether anything changed.
+pub fn publish(
+    tx: &mut WriteTx<'_>,
+    manifest: &mut Manifest,
+    local: &[LocalSource],
+    live: bool,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut dropped = Vec::new();
+    let mut changed = false;
+    for source in local {
+        let entry = SharedSource {
+            name: source.state.name.clone(),
+            imported_at: source.state.imported_at,
+            sha256: source.sha256.clone(),
+            advisories: source.state.advisories,
+        };
+        match manifest.sources.iter_mut().find(|s| s.name == entry.name) {
+            Some(shared) if shared.sha256 == entry.sha256 => continue,
+            Some(shared) if !live && shared.imported_at >= entry.imported_at => continue,
+            Some(shared) => dropped.push(std::mem::replace(shared, entry).sha256),
+            None => manifest.sources.push(entry),
+        }
+        tx.put_blob(
+            &format!("{SOURCE_BLOB_PREFIX}{}", source.sha256),
+            &source.bytes,
+            now,
+        )?;
+        changed = true;
+    }
+    if !changed {
+        return Ok(false);
+    }
+    for sha in dropped {
+        if !manifest.sources.iter().any(|s| s.sha256 == sha) {
+            tx.delete_blob(&format!("{SOURCE_BLOB_PREFIX}{sha}"))?;
+        }
+    }
+    manifest.generation += 1;
+    let bytes = serde_json::to_vec(manifest).map_err(|e| StoreError::InvalidInput {
+        what: "shared-intel manifest",
+        reason: e.to_string(),
+    })?;
+    tx.put_blob(MANIFEST_BLOB, &bytes, now)?;
+    tx.put_blob(GENERATION_BLOB, &manifest.generation.to_le_bytes(), now)?;
+    Ok(true)
+}
+
+/// The baseline plus the manifest's sources (oldest import first, so a later source's copy of
+/// an advisory wins, as in a data directory). A source whose blob is missing or unreadable is
+/// left out with a warning.
+pub fn build_shared_index(
+    tx: &mut WriteTx<'_>,
+    manifest: &Manifest,
+) -> Result<(AdvisoryIndex, Vec<String>), StoreError> {
+    let mut sources: Vec<&SharedSource> = manifest.sources.iter().collect();
+    sources.sort_by_key(|s| s.imported_at);
+    let mut builder = IndexBuilder::new();
+    builder.extend(vigil_intel::baseline::advisories());
+    let mut warnings = Vec::new();
+    for source in sources {
+        let decoded = tx
+            .get_blob(&format!("{SOURCE_BLOB_PREFIX}{}", source.sha256))?
+            .ok_or_else(|| "its blob is missing".to_owned())
+            .and_then(|blob| SourceSnapshot::decode(&blob.bytes));
+        match decoded {
+            Ok(snapshot) => builder.extend(snapshot.advisories.into_iter().map(|s| s.advisory)),
+            Err(e) => warnings.push(format!("shared source {:?} not loaded: {e}", source.name)),
+        }
+    }
+    Ok((builder.finish().0, warnings))
+}
+
 /// The keys an advisory's affected sets name.
 pub fn keys_of(advisory: &Advisory) -> impl Iterator<Item = PackageKey> + '_ {
     advisory
@@ -269,7 +522,7 @@ pub fn fingerprint(index: &AdvisoryIndex) -> String {
             hash.update(&bytes);
         }
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hash.finalize())
 }
 
 /// The record the store mirrors for an advisory: the advisory as vigil matches it (affected

@@ -97,12 +97,21 @@ pub fn describe_from_store(
     store: &Store,
     finding: &FindingRecord,
 ) -> Result<Description, StoreError> {
+    describe_with(|id| store.advisory(id), finding)
+}
+
+/// [`describe_from_store`] with the mirror read through `advisory` (e.g. inside a
+/// transaction).
+pub fn describe_with(
+    mut advisory: impl FnMut(&str) -> Result<Option<vigil_store::AdvisoryRecord>, StoreError>,
+    finding: &FindingRecord,
+) -> Result<Description, StoreError> {
     let mut d = Description {
         kind: "VULNERABILITY".into(),
         ..Description::default()
     };
     for id in std::iter::once(&finding.advisory_id).chain(&finding.aliases) {
-        let Some(a) = store.advisory(id)? else {
+        let Some(a) = advisory(id)? else {
             continue;
         };
         if a.kind == vigil_store::AdvisoryKind::Malicious {

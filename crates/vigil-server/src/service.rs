@@ -10,7 +10,8 @@
 //! - the auto-resolve sweeper (every quarter grace period, between 200 ms and 30 s), which
 //!   also prunes the ingest log's (host, sequence) entries older than [`DEDUP_WINDOW`] hourly;
 //! - the intel watcher (the data directory's catalog, once a second: `vigil intel import`
-//!   from another process takes effect without a restart);
+//!   from another process takes effect without a restart; on a shared store also the store's
+//!   intel generation, so intel published by another replica is in use within a second);
 //! - for `vigil up`, the local agent ([`crate::agent`]).
 //!
 //! Everything stops on [`Service::shutdown`]: the listener drains, loops finish their pass.
@@ -38,6 +39,9 @@ use crate::query::StoreQueryRunner;
 /// How long a (host, sequence) is remembered for deduplication: longer than any agent holds a
 /// snapshot in its spool. Each host's latest entry is always kept.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the data directory's intel catalog and the shared store's intel generation are
+/// checked.
+const INTEL_POLL: Duration = Duration::from_secs(1);
 /// How often the ingest log is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -343,7 +347,8 @@ pub async fn start(options: Options) -> Result<Service, StartError> {
         }));
     }
 
-    // Intel imported or synced by another process.
+    // Intel imported or synced by another process: into the data directory (its catalog),
+    // or, on a shared store, published by another replica (the store's intel generation).
     {
         let detector = Arc::clone(&detector);
         let mut rx = watch_rx.clone();
@@ -352,22 +357,22 @@ pub async fn start(options: Options) -> Result<Service, StartError> {
             loop {
                 tokio::select! {
                     _ = rx.wait_for(|stop| *stop) => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                if !detector.intel().changed_on_disk() {
-                    continue;
+                    () = tokio::time::sleep(INTEL_POLL) => {}
                 }
                 let d = Arc::clone(&detector);
                 let outcome = tokio::task::spawn_blocking(move || {
-                    let (index, warnings) = d.intel().load().map_err(|e| e.to_string())?;
-                    let report = d
-                        .use_index(index, Timestamp::now())
-                        .map_err(|e| e.to_string())?;
-                    Ok::<_, String>((report, warnings))
+                    if d.intel().changed_on_disk() {
+                        let (report, warnings) = d
+                            .reload_intel(Timestamp::now())
+                            .map_err(|e| e.to_string())?;
+                        return Ok::<_, String>(Some((report, warnings)));
+                    }
+                    d.catch_up(Timestamp::now()).map_err(|e| e.to_string())?;
+                    Ok(None)
                 })
                 .await;
                 match outcome {
-                    Ok(Ok((report, warnings))) => {
+                    Ok(Ok(Some((report, warnings)))) => {
                         for w in warnings {
                             log(format!("intel: {w}"));
                         }
@@ -378,6 +383,7 @@ pub async fn start(options: Options) -> Result<Service, StartError> {
                             ));
                         }
                     }
+                    Ok(Ok(None)) => {}
                     Ok(Err(e)) => log(format!("intel reload failed (previous intel kept): {e}")),
                     Err(e) => log(format!("intel reload failed: {e}")),
                 }

@@ -207,6 +207,12 @@ impl Store {
         }
     }
 
+    /// Whether other processes (server replicas) may write this store at the same time: true
+    /// for PostgreSQL. A SQLite file has one writing server; replicas need a shared database.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// The SQL dialect the query views are read with.
     pub fn dialect(&self) -> Dialect {
         match &self.backend {
@@ -737,6 +743,52 @@ impl WriteTx<'_> {
         match self.inner {
             TxInner::Sqlite(c) => sqlite::delete_blob(c, key),
             TxInner::Postgres(t) => postgres::delete_blob(t, key),
+        }
+    }
+
+    /// Takes the store-wide detection lock until this transaction ends: detection (ingest,
+    /// intel rematch, auto-resolve) runs one transaction at a time across every process
+    /// sharing the store, so no snapshot is matched against intel that a concurrent rematch
+    /// has already replaced. PostgreSQL: a transaction-level advisory lock on the schema,
+    /// waited for up to the busy timeout ([`StoreError::Busy`] after). SQLite: nothing to do,
+    /// its write transactions are already exclusive. Take it first in the transaction.
+    pub fn lock_detection(&mut self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(_) => Ok(()),
+            TxInner::Postgres(t) => postgres::lock_detection(t),
+        }
+    }
+
+    /// Reads a blob, as this transaction sees it.
+    pub fn get_blob(&mut self, key: &str) -> Result<Option<Blob>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::get_blob(c, key),
+            TxInner::Postgres(t) => postgres::get_blob(t, key),
+        }
+    }
+
+    /// One advisory of the mirror, as this transaction sees it.
+    pub fn advisory(&mut self, id: &str) -> Result<Option<AdvisoryRecord>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::advisory(c, id),
+            TxInner::Postgres(t) => postgres::advisory(t, id),
+        }
+    }
+
+    /// Present instances of the packages `keys` name, as this transaction sees them (see
+    /// [`Store::instances_for_keys`]).
+    pub fn instances_for_keys(&mut self, keys: &[PackageKey]) -> Result<Vec<InstanceRecord>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::instances_for_keys(c, keys),
+            TxInner::Postgres(t) => postgres::instances_for_keys(t, keys),
+        }
+    }
+
+    /// Findings matching a filter, as this transaction sees them.
+    pub fn list_findings(&mut self, filter: &FindingFilter) -> Result<Vec<FindingRecord>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::list_findings(c, filter),
+            TxInner::Postgres(t) => postgres::list_findings(t, filter),
         }
     }
 

@@ -307,3 +307,69 @@ fn refuses_a_search_path_naming_no_schema() {
         "{err:?}"
     );
 }
+
+/// `sslmode=require` connects over TLS, verifying the server's certificate against the
+/// `sslrootcert` file, and refuses a certificate it cannot verify. The server under test is
+/// `VIGIL_TEST_PG_TLS` (default: the local test server by the name its certificate carries,
+/// `localhost`, with Debian's self-signed `ssl-cert-snakeoil` as the root); skipped when that
+/// server does not offer TLS.
+#[test]
+fn sslmode_require_connects_over_verified_tls() {
+    if !common::pg_available() {
+        return;
+    }
+    let base = std::env::var("VIGIL_TEST_PG_TLS").unwrap_or_else(|_| {
+        "postgres://postgres@localhost:5432/test?sslmode=require&sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem".to_owned()
+    });
+    const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    if std::env::var_os("VIGIL_TEST_PG_TLS").is_none() && !std::path::Path::new(SNAKEOIL).exists() {
+        eprintln!("SKIPPED: no {SNAKEOIL} to trust (set VIGIL_TEST_PG_TLS)");
+        return;
+    }
+    let mut client = common::pg_client();
+    let offers_tls = client
+        .query_one("SHOW ssl", &[])
+        .is_ok_and(|row| row.get::<_, String>(0) == "on");
+    if !offers_tls {
+        eprintln!("SKIPPED: the test PostgreSQL offers no TLS (ssl = off)");
+        return;
+    }
+    let schema = format!("vigil_test_tls_{}", std::process::id());
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let opened = Store::open(&common::with_schema(&base, &schema));
+    let tls_in_use = opened.as_ref().ok().map(|store| {
+        store
+            .query(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+                1,
+            )
+            .map(|rows| format!("{:?}", rows.rows))
+    });
+    // Without the root, the self-signed certificate is refused (no silent downgrade).
+    let untrusted = Store::open(&common::with_schema(
+        base.split("&sslrootcert=").next().unwrap_or(&base),
+        &schema,
+    ));
+    let versions = opened
+        .as_ref()
+        .ok()
+        .map(|store| (store.schema_version(), store.supported_schema_version()));
+    drop(opened);
+    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let (version, supported) = versions.expect("the store opens over TLS");
+    assert_eq!(version.unwrap(), supported);
+    let tls = tls_in_use.unwrap().unwrap();
+    // The view's boolean comes back as SQLite-style 1 or as true.
+    assert!(
+        tls == "[[Integer(1)]]" || tls.contains("true"),
+        "pg_stat_ssl: {tls}"
+    );
+    let err = untrusted.unwrap_err().to_string();
+    eprintln!("without sslrootcert: {err}");
+    assert!(err.contains("certificate"), "{err}");
+}

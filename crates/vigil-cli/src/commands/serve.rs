@@ -17,6 +17,10 @@ pub struct ServeArgs {
     /// Data directory: the store (vigil.db) and imported intel.
     #[arg(long, env = "VIGIL_DATA_DIR", default_value = "vigil-data")]
     data_dir: PathBuf,
+    /// The store: a SQLite path or a `postgres://` URL shared by server replicas (overrides
+    /// `[store] url`; default `<data-dir>/vigil.db`).
+    #[arg(long, env = "VIGIL_STORE", value_name = "URL", hide_env_values = true)]
+    store: Option<String>,
     /// Listen address (default `[server] listen`, else 127.0.0.1:7800).
     #[arg(long)]
     listen: Option<String>,
@@ -34,6 +38,17 @@ pub fn run(args: ServeArgs, local_agent: bool, quiet: bool) -> anyhow::Result<Ou
         return Ok(Outcome::InputError);
     };
     config.agent.paths.extend(args.paths.iter().cloned());
+    if let Some(url) = &args.store {
+        config.store.url = Some(url.clone());
+    }
+    let store_hint = if config.store.url.is_some() {
+        "--store \"$VIGIL_STORE\"".to_owned()
+    } else {
+        format!(
+            "--data-dir {}",
+            escape(&args.data_dir.display().to_string())
+        )
+    };
     let agent_paths = config.agent.paths.clone();
     let agent_interval = config.agent.interval;
     let run_agent = local_agent
@@ -98,9 +113,9 @@ pub fn run(args: ServeArgs, local_agent: bool, quiet: bool) -> anyhow::Result<Ou
                 println!("  admin token (shown once, stored hashed): {token}");
                 println!("  query:  vigil query --server {api} --token {token} 'fetch findings'");
             }
-            None => println!("  query:  vigil query --server {api} --token $VIGIL_TOKEN 'fetch findings'   (tokens: vigil token create --data-dir {} --scope read)", escape(&data.display().to_string())),
+            None => println!("  query:  vigil query --server {api} --token $VIGIL_TOKEN 'fetch findings'   (tokens: vigil token create {store_hint} --scope read)"),
         }
-        println!("          vigil query --data-dir {} 'fetch software_components | filter name == \"debug\"'", escape(&data.display().to_string()));
+        println!("          vigil query {store_hint} 'fetch software_components | filter name == \"debug\"'");
         println!("          curl -H \"Authorization: Bearer $TOKEN\" -d '{{\"query\": \"fetch findings\"}}' {api}/api/v1/query");
         use std::io::Write as _;
         let _ = std::io::stdout().flush();

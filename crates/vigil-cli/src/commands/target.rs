@@ -1,5 +1,6 @@
 //! Where `vigil query|findings|token` act: a data directory (the store file, opened beside a
-//! running server if there is one) or a server (`--server URL --token T`).
+//! running server if there is one), a store named by `--store` / `[store] url` (PostgreSQL
+//! shared with the servers), or a server (`--server URL --token T`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,16 @@ pub struct TargetArgs {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// The store: a SQLite path or a `postgres://` URL (overrides `[store] url` and
+    /// `--data-dir`).
+    #[arg(
+        long,
+        env = "VIGIL_STORE",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub store: Option<String>,
     /// Configuration file (`[store] url`, workflows triggered by status changes).
     #[arg(long, env = "VIGIL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -79,7 +90,7 @@ impl TargetArgs {
         let Some(config) = load_config(self.config.as_deref()) else {
             return Err("the configuration has errors (above)".into());
         };
-        let store = match &config.store.url {
+        let store = match self.store.as_ref().or(config.store.url.as_ref()) {
             Some(url) => Store::open(url),
             None => {
                 let file = self.data_dir.join("vigil.db");

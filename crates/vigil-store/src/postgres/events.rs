@@ -18,6 +18,17 @@ use crate::sqlite::{from_json, to_json};
 use crate::time::Timestamp;
 use crate::token::random_id;
 
+/// The detection lock (see `WriteTx::lock_detection`): one transaction-level advisory lock per
+/// schema, so replicas on other schemas of the database do not wait for each other.
+pub(crate) fn lock_detection(tx: &Tx) -> Result<()> {
+    tx.conn()?.query(
+        "take the detection lock",
+        "SELECT pg_advisory_xact_lock(hashtextextended('vigil/detect/' || current_schema(), 0))",
+        &[],
+    )?;
+    Ok(())
+}
+
 /// Appends one event.
 pub(crate) fn append_event(tx: &Tx, event: &EventInput) -> Result<AppendedEvent> {
     let event_id = random_id()?;

@@ -34,6 +34,11 @@
 //!   serializes only appenders, from their append to their commit (take it last: append events
 //!   after the other writes of a transaction).
 //!
+//! - **Detection** (matching snapshots and intel changes, auto-resolve) runs one transaction
+//!   at a time across replicas: `WriteTx::lock_detection` takes a transaction-level advisory
+//!   lock on the schema. The server takes it first in every detection transaction, before
+//!   the host and event locks, so the lock order is always detection → host → events.
+//!
 //! Write transactions run at `READ COMMITTED` with those explicit locks; reads run in
 //! `REPEATABLE READ READ ONLY` transactions (one consistent snapshot). A lock wait longer than
 //! `busy_timeout` (`lock_timeout`), a deadlock or a serialization failure is
@@ -43,9 +48,15 @@
 //!
 //! A pool of at most `max_idle_connections` connections; a caller waits up to `busy_timeout` for
 //! one. Connections idle for a while are checked before reuse; broken ones are dropped.
-//! Statements are prepared once per connection and cached. TLS is not in this build
-//! (`sslmode=prefer` falls back to plain TCP): use a local socket, a private network or a
-//! TLS-terminating proxy.
+//! Statements are prepared once per connection and cached.
+//!
+//! TLS (rustls) is used when the location says `sslmode=require`: the server's certificate is
+//! verified (chain and host name — stricter than libpq's `require`, like its `verify-full`)
+//! against the public web roots plus the PEM file named by `sslrootcert=` (libpq's parameter,
+//! taken out of the location before the driver parses it; in the key=value form its value
+//! cannot contain spaces). A server that offers no TLS is refused. `sslmode=prefer` (the
+//! default) and `disable` connect in plain TCP: vigil never tries TLS and silently falls back,
+//! so ask for it with `require`.
 //!
 //! # Differences from SQLite
 //!
@@ -82,9 +93,11 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use ::postgres::config::Host;
+use ::postgres::config::SslMode;
 use ::postgres::error::SqlState;
 use ::postgres::types::{FromSql, ToSql};
 use ::postgres::{Client, Config, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Result, StoreError};
 use crate::time::Timestamp;
@@ -293,6 +306,8 @@ impl Drop for Pool {
 /// A small blocking pool: at most `max` connections open; callers wait up to `wait` for one.
 struct Pool {
     config: Config,
+    /// Set for `sslmode=require`.
+    tls: Option<MakeRustlsConnect>,
     setup: String,
     state: Mutex<PoolState>,
     available: Condvar,
@@ -306,13 +321,14 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Conn> {
-        let client = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| StoreError::Database {
-                op: "connect",
-                source: with_causes(&e).into(),
-            })?;
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+        .map_err(|e| StoreError::Database {
+            op: "connect",
+            source: with_causes(&e).into(),
+        })?;
         let mut conn = Conn::new(client);
         conn.batch("configure connection", &self.setup)?;
         Ok(conn)
@@ -414,11 +430,21 @@ impl PgStore {
     /// database server may lose the last commits, never corrupts); the integrity check is
     /// PostgreSQL's own business.
     pub(crate) fn open(url: &str, options: &OpenOptions) -> Result<PgStore> {
+        let (url, root_cert) = take_sslrootcert(url);
+        let url = url.as_str();
         let mut config = Config::from_str(url).map_err(|e| StoreError::Open {
             path: PathBuf::from(redact(url)),
             source: Box::new(e),
         })?;
         let location = describe(&config);
+        let tls = match config.get_ssl_mode() {
+            SslMode::Require => Some(tls_connector(root_cert.as_deref(), &location)?),
+            _ => {
+                // Never try TLS and fall back silently: plain unless `require` was asked for.
+                config.ssl_mode(SslMode::Disable);
+                None
+            }
+        };
         if config.get_application_name().is_none() {
             config.application_name("vigil");
         }
@@ -434,6 +460,7 @@ impl PgStore {
         }
         let pool = Pool {
             config,
+            tls,
             setup,
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
@@ -714,6 +741,109 @@ fn describe(config: &Config) -> String {
     out
 }
 
+/// Takes libpq's `sslrootcert=PATH` out of a location (the driver does not know it): the
+/// location without it, and the path.
+fn take_sslrootcert(url: &str) -> (String, Option<PathBuf>) {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), None);
+        };
+        let mut path = None;
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| match pair.strip_prefix("sslrootcert=") {
+                Some(value) => {
+                    path = Some(PathBuf::from(percent_decode(value)));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let url = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (url, path);
+    }
+    let mut path = None;
+    let kept: Vec<&str> = url
+        .split_whitespace()
+        .filter(|word| match word.strip_prefix("sslrootcert=") {
+            Some(value) => {
+                path = Some(PathBuf::from(value.trim_matches('\'')));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if path.is_none() {
+        return (url.to_owned(), None);
+    }
+    (kept.join(" "), path)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The rustls connector for `sslmode=require`: the public web roots plus `root_cert`'s.
+fn tls_connector(root_cert: Option<&std::path::Path>, location: &str) -> Result<MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let refuse = |reason: String| StoreError::Open {
+        path: PathBuf::from(location),
+        source: reason.into(),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = root_cert {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| refuse(format!("sslrootcert {}: {e}", path.display())))?;
+        let mut added = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| refuse(format!("sslrootcert {}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| refuse(format!("sslrootcert {}: {e}", path.display())))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(refuse(format!(
+                "sslrootcert {}: no PEM certificate in it",
+                path.display()
+            )));
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| refuse(format!("TLS setup: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
 /// A location for an error message when it could not even be parsed: the scheme and what
 /// follows the last `@`, so a password never shows.
 fn redact(url: &str) -> String {
@@ -813,6 +943,41 @@ mod tests {
             assert!(!m.sql.trim().is_empty(), "{}", m.name);
         }
         assert_eq!(latest_version(), crate::sqlite::latest_version());
+    }
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_the_location() {
+        for (location, rest, path) in [
+            (
+                "postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem",
+                "postgres://u@h/db?sslmode=require",
+                Some("/etc/ca.pem"),
+            ),
+            (
+                "postgres://u@h/db?sslrootcert=/ca.pem",
+                "postgres://u@h/db",
+                Some("/ca.pem"),
+            ),
+            (
+                "postgres://u@h/db?sslmode=require",
+                "postgres://u@h/db?sslmode=require",
+                None,
+            ),
+            (
+                "host=h sslmode=require sslrootcert='/ca.pem' user=u",
+                "host=h sslmode=require user=u",
+                Some("/ca.pem"),
+            ),
+            ("host=h user=u", "host=h user=u", None),
+        ] {
+            let (got, got_path) = take_sslrootcert(location);
+            assert_eq!(got, rest, "{location}");
+            assert_eq!(
+                got_path.as_deref(),
+                path.map(std::path::Path::new),
+                "{location}"
+            );
+        }
     }
 
     #[test]
