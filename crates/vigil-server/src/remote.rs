@@ -88,6 +88,11 @@ impl Default for BackoffSettings {
 pub struct RemoteOptions {
     /// The server's base URL.
     pub server: String,
+    /// More servers to fail over to (replicas sharing one store, see `docs/agent-api.md`):
+    /// when the current one cannot take a snapshot, the next is tried at once, before backing
+    /// off. Sequences are per host, and every replica applies each (host, sequence) once, so a
+    /// snapshot re-sent to another replica is never applied twice.
+    pub fallback_servers: Vec<String>,
     /// An `ingest` token.
     pub token: String,
     /// Where the spool and the sequence state live.
@@ -437,7 +442,9 @@ pub struct Delivery {
 
 /// The remote agent.
 pub struct RemoteAgent {
-    client: Client,
+    /// One client per server, the primary first; `current` is the one in use.
+    clients: Vec<Client>,
+    current: usize,
     host: HostInfo,
     interval: Duration,
     collector: Collector,
@@ -468,6 +475,7 @@ impl RemoteAgent {
     ) -> Result<RemoteAgent, AgentError> {
         let RemoteOptions {
             server,
+            fallback_servers,
             token,
             data_dir,
             settings,
@@ -488,10 +496,14 @@ impl RemoteAgent {
         let next_sequence = state
             .next_sequence
             .max(spool.last_sequence().map_or(0, |s| s.saturating_add(1)));
-        let client =
-            Client::new(&server, Some(token)).map_err(|e| AgentError::Client(e.to_string()))?;
+        let clients = std::iter::once(&server)
+            .chain(&fallback_servers)
+            .map(|url| Client::new(url, Some(token.clone())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AgentError::Client(e.to_string()))?;
         Ok(RemoteAgent {
-            client,
+            clients,
+            current: 0,
             host: this_host(settings.host_name.clone(), "vigil-agent"),
             interval: settings.interval,
             collector: Collector::new(&settings, scanner),
@@ -633,6 +645,8 @@ impl RemoteAgent {
     /// Sends the spool, oldest first, until it is empty or the server cannot take more now.
     pub fn deliver(&mut self) -> Result<Delivery, AgentError> {
         let mut out = Delivery::default();
+        // Servers that failed this snapshot in a row; each is tried once before backing off.
+        let mut failed = 0;
         while let Some(entry) = self.spool.entries().first().cloned() {
             let body = match std::fs::read(&entry.path) {
                 Ok(b) => b,
@@ -645,8 +659,12 @@ impl RemoteAgent {
                     return Err(io(&entry.path)(e));
                 }
             };
-            match self.client.post_inventory(body) {
+            let Some(client) = self.clients.get(self.current) else {
+                return Err(AgentError::Client("no server to report to".to_owned()));
+            };
+            match client.post_inventory(body) {
                 Ok(answer) => {
+                    failed = 0;
                     out.delivered += 1;
                     if answer.get("duplicate").and_then(serde_json::Value::as_bool) == Some(true) {
                         out.duplicates += 1;
@@ -663,6 +681,12 @@ impl RemoteAgent {
                     self.base = None;
                 }
                 Err(e) => {
+                    failed += 1;
+                    // The next replica may be up: go on there (and stay there) at once.
+                    self.current = (self.current + 1) % self.clients.len();
+                    if failed < self.clients.len() {
+                        continue;
+                    }
                     out.retry = Some(e.to_string());
                     return Ok(out);
                 }

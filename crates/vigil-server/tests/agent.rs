@@ -128,9 +128,22 @@ impl Drop for Server {
 }
 
 fn agent(port: u16, token: &str, data_dir: &Path, tree: &Path, spool: SpoolLimits) -> RemoteAgent {
+    agent_to(&[port], token, data_dir, tree, spool)
+}
+
+/// An agent reporting to the servers on `ports`, the first being its primary.
+fn agent_to(
+    ports: &[u16],
+    token: &str,
+    data_dir: &Path,
+    tree: &Path,
+    spool: SpoolLimits,
+) -> RemoteAgent {
+    let mut urls = ports.iter().map(|p| format!("http://127.0.0.1:{p}"));
     RemoteAgent::new(
         RemoteOptions {
-            server: format!("http://127.0.0.1:{port}"),
+            server: urls.next().unwrap(),
+            fallback_servers: urls.collect(),
             token: token.to_owned(),
             data_dir: data_dir.to_path_buf(),
             settings: AgentSection {
@@ -217,6 +230,38 @@ fn a_planted_package_becomes_a_finding() {
         .instances_on_host(gone.id, false)
         .unwrap();
     assert_eq!(present.len(), 1);
+}
+
+#[test]
+fn an_agent_fails_over_to_the_next_server_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    plant(&tree, "debug", "4.4.2");
+    let mut server = Server::new(dir.path().join("data"), free_port());
+    let token = server.start();
+    // The primary is a port nothing listens on (a replica that is down).
+    let down = free_port();
+    let mut a = agent_to(
+        &[down, server.port],
+        &token,
+        &dir.path().join("agent"),
+        &tree,
+        SpoolLimits::default(),
+    );
+    // One attempt, no backoff: the snapshot goes to the second server in the same delivery.
+    let (_, delivery) = a.run_once(1).unwrap();
+    assert_eq!(delivery.delivered, 1, "{delivery:?}");
+    assert!(delivery.retry.is_none());
+    assert!(a.spool().entries().is_empty());
+    assert_eq!(by_component(&server.findings()), ["npm:debug@4.4.2"]);
+    // Every server down: the snapshot stays spooled for a later attempt.
+    server.stop();
+    plant(&tree, "left-pad", "1.3.0");
+    a.snapshot().unwrap();
+    let delivery = a.deliver().unwrap();
+    assert_eq!(delivery.delivered, 0);
+    assert!(delivery.retry.is_some());
+    assert_eq!(a.spool().entries().len(), 1);
 }
 
 #[test]

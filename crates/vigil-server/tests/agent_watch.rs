@@ -254,6 +254,7 @@ fn remote_agent_sends_the_delta_within_a_second() {
     let mut agent = RemoteAgent::new(
         RemoteOptions {
             server: format!("http://{}", service.listen),
+            fallback_servers: Vec::new(),
             token: ingest,
             data_dir: dir.path().join("agent"),
             settings: AgentSection {

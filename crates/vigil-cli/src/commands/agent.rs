@@ -16,9 +16,17 @@ use crate::terminal::escape;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The server to report to (`http://host:7800`).
-    #[arg(long, env = "VIGIL_SERVER", value_name = "URL")]
-    server: String,
+    /// The server to report to (`http://host:7800`). Repeat it, or give a comma-separated
+    /// list, for server replicas sharing one store: the agent fails over to the next when one
+    /// cannot take a snapshot.
+    #[arg(
+        long,
+        env = "VIGIL_SERVER",
+        value_name = "URL",
+        required = true,
+        value_delimiter = ','
+    )]
+    server: Vec<String>,
     /// An API token with the `ingest` scope.
     #[arg(long, env = "VIGIL_TOKEN", hide_env_values = true)]
     token: String,
@@ -45,13 +53,21 @@ pub struct AgentArgs {
 }
 
 pub fn run(args: AgentArgs, quiet: bool) -> anyhow::Result<Outcome> {
-    if !(args.server.starts_with("http://") || args.server.starts_with("https://")) {
+    if let Some(bad) = args
+        .server
+        .iter()
+        .find(|s| !(s.starts_with("http://") || s.starts_with("https://")))
+    {
         eprintln!(
             "vigil: --server {:?}: expected an http:// or https:// URL",
-            escape(&args.server)
+            escape(bad)
         );
         return Ok(Outcome::InputError);
     }
+    let Some((server, fallback_servers)) = args.server.split_first() else {
+        eprintln!("vigil: --server: give at least one URL");
+        return Ok(Outcome::InputError);
+    };
     let Some(mut config) = load_config(args.config.as_deref()) else {
         return Ok(Outcome::InputError);
     };
@@ -66,7 +82,8 @@ pub fn run(args: AgentArgs, quiet: bool) -> anyhow::Result<Outcome> {
         return Ok(Outcome::InputError);
     }
     let options = RemoteOptions {
-        server: args.server.clone(),
+        server: server.clone(),
+        fallback_servers: fallback_servers.to_vec(),
         token: args.token.clone(),
         data_dir: args.data_dir.clone(),
         settings: config.agent,
@@ -116,7 +133,7 @@ pub fn run(args: AgentArgs, quiet: bool) -> anyhow::Result<Outcome> {
     if !quiet {
         eprintln!(
             "vigil agent: reporting to {} as host {:?}; spool in {}",
-            escape(&args.server),
+            escape(&args.server.join(", ")),
             escape(agent.host_name()),
             escape(&args.data_dir.join("spool").display().to_string())
         );
