@@ -918,3 +918,73 @@ impl Compiler {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(src: &str, dialect: Dialect) -> String {
+        let plan = crate::prepare(src).unwrap_or_else(|e| panic!("{}", e.render(src)));
+        let options = CompileOptions {
+            dialect,
+            now: 0,
+            default_limit: 1000,
+        };
+        compile(&plan, &options)
+            .unwrap_or_else(|e| panic!("{}", e.render(src)))
+            .sql
+    }
+
+    /// Which filters run on `q_components`: only leading ones that read component fields.
+    /// (That the rows are the same is the conformance table's job: its fixture gives every row
+    /// a key of its own.)
+    #[test]
+    fn leading_component_filters_run_on_the_components() {
+        // (query, pushed into q_components, filter stages left on the instances)
+        let cases = [
+            (
+                r#"fetch dt.entity.software_component | filter contains(softwareComponentShortName, "debug") | fieldsAdd softwareComponentType"#,
+                true,
+                0,
+            ),
+            (
+                r#"fetch software_components | filter name == "x" | filterOut ecosystem == "npm" or startsWith(purl, "pkg:") | filter matchesValue(version, "1.*")"#,
+                true,
+                0,
+            ),
+            (
+                r#"fetch software_components | filter name == "x" | filter host.name == "a""#,
+                true,
+                1,
+            ),
+            (
+                r#"fetch software_components | filter host.name == "a" | filter name == "x""#,
+                false,
+                2,
+            ),
+            (
+                r#"fetch software_components | filter contains(name, "a") or host.name == "b""#,
+                false,
+                1,
+            ),
+            (
+                r#"fetch software_components | fields name | filter name == "x""#,
+                false,
+                1,
+            ),
+            (r#"fetch advisories | filter name == "x""#, false, 1),
+        ];
+        for (src, pushed, left) in cases {
+            for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                let sql = sql(src, dialect);
+                assert_eq!(
+                    sql.contains(r#""$component" IN (SELECT k FROM (SELECT "$component" AS k"#),
+                    pushed,
+                    "{dialect:?} {src}\n{sql}"
+                );
+                let filters = sql.matches(" WHERE ").count() - usize::from(pushed) * 2;
+                assert_eq!(filters, left, "{dialect:?} {src}\n{sql}");
+            }
+        }
+    }
+}

@@ -15,8 +15,9 @@
 //! at `Durability::Normal`, and prints its time. The SQLite file is cached under
 //! `target/vigil-bench/`, keyed by [`ESTATE_VERSION`] and the instance count, so re-runs skip
 //! seeding; PostgreSQL is seeded (four hosts at a time) into a schema of its own every run,
-//! analyzed as autovacuum would, and dropped afterwards.
-//! `VIGIL_BENCH_INSTANCES=N` scales the estate down (hosts of 2,000 instances).
+//! vacuumed and analyzed as autovacuum would, and dropped afterwards.
+//! `VIGIL_BENCH_INSTANCES=N` scales the estate down (hosts of 2,000 instances);
+//! `VIGIL_BENCH_KEEP_PG=1` keeps the PostgreSQL schema (named on stderr) for `EXPLAIN`.
 //!
 //! One iteration is one query, compiled and decoded included (as `POST /api/v1/query`). Skipped
 //! with one `SKIPPED:` line when the corpus is absent.
@@ -73,7 +74,11 @@ const LOOKUP_QUERY: &str = "fetch software_components \
 
 fn main() {
     divan::main();
-    // The stores outlive the benchmarks; their PostgreSQL schemas do not.
+    // The stores outlive the benchmarks; their PostgreSQL schemas do not, unless kept for
+    // looking at plans (`VIGIL_BENCH_KEEP_PG=1`; drop the printed schema afterwards).
+    if std::env::var_os("VIGIL_BENCH_KEEP_PG").is_some() {
+        return;
+    }
     if let Some(stores) = STORES.get() {
         let stores = stores.lock().unwrap_or_else(PoisonError::into_inner);
         for (_, bench) in stores.iter() {
@@ -438,13 +443,18 @@ fn store(backend: Backend) -> &'static Store {
             let started = Instant::now();
             estate.seed(bench.store(), 4);
             report_seeding("postgres", estate, started);
-            // What autovacuum does within a minute of such an ingest: the planner's statistics.
+            if let Some(schema) = bench.schema() {
+                eprintln!("postgres: schema {schema}");
+            }
+            // What autovacuum does within a minute of such an ingest (inserts trigger a vacuum
+            // since PostgreSQL 13): statistics for the planner, a visibility map for
+            // index-only scans.
             if let Some(schema) = bench.schema() {
                 let mut client =
                     postgres::Client::connect(&common::pg_url(), postgres::NoTls).expect("connect");
                 client
                     .batch_execute(&format!(
-                        "ANALYZE {schema}.components, {schema}.component_instances, {schema}.hosts, \
+                        "VACUUM ANALYZE {schema}.components, {schema}.component_instances, {schema}.hosts, \
                          {schema}.containers, {schema}.advisories, {schema}.advisory_packages"
                     ))
                     .expect("analyze");
