@@ -18,7 +18,8 @@
 //!
 //! Absent values are SQL `NULL`. Columns may appear in any order and extra columns are
 //! ignored; a missing column makes the query fail in the store. The compiler only ever names
-//! these views and columns (quoted), never anything user-written.
+//! these views and columns (quoted), never anything user-written. An object with a
+//! [`Narrowing`] also needs its view and key column (`q_components`, `"$component"`).
 //!
 //! Timestamps are integers so both databases and the in-memory evaluator do the same exact
 //! arithmetic (`last_seen > now() - 2h`); a PostgreSQL store keeping `timestamptz` converts in
@@ -105,6 +106,27 @@ pub struct DataObject {
     /// The fields bounding a record in time, `(start, end)`: `fetch …, from: F, to: T` keeps
     /// records with `end >= F` and `start < T` (the same field twice for point events).
     pub window: (&'static str, &'static str),
+    /// Where filters on some fields can run on a smaller relation, if anywhere.
+    pub narrowing: Option<Narrowing>,
+}
+
+/// A smaller relation for filters on some fields of a data object: component instances
+/// (millions) share few components (thousands), so `filter contains(name, "debug")` right
+/// after `fetch` runs on the components and selects instances by key through an index.
+///
+/// The store provides [`Narrowing::view`] with one row per key, the column [`Narrowing::key`]
+/// and the [`Narrowing::fields`] encoded like the object's; the object's view carries the same
+/// `key` column (an extra column, which no query can name: keys start with `$`). A filter whose
+/// predicate reads only these fields keeps exactly the rows whose key the same filter keeps in
+/// the smaller view, so the compiler may move it there.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Narrowing {
+    /// The view with one row per key (`q_components`).
+    pub view: &'static str,
+    /// The key column, in both views.
+    pub key: &'static str,
+    /// The object's fields the smaller view has.
+    pub fields: &'static [&'static str],
 }
 
 impl DataObject {
@@ -188,6 +210,11 @@ pub static SOFTWARE_COMPONENTS: DataObject = DataObject {
         ("softwareComponentType", "ecosystem"),
     ],
     window: ("first_seen", "last_seen"),
+    narrowing: Some(Narrowing {
+        view: "q_components",
+        key: "$component",
+        fields: &["ecosystem", "name", "version", "purl"],
+    }),
 };
 
 /// One row per host running an agent (or recorded by `vigil scan --save`).
@@ -207,6 +234,7 @@ pub static HOSTS: DataObject = DataObject {
     ],
     field_aliases: &[],
     window: ("first_seen", "last_seen"),
+    narrowing: None,
 };
 
 /// One row per container seen on a host.
@@ -229,6 +257,7 @@ pub static CONTAINERS: DataObject = DataObject {
     ],
     field_aliases: &[],
     window: ("first_seen", "last_seen"),
+    narrowing: None,
 };
 
 /// One row per process (pid + start time) seen on a host.
@@ -249,6 +278,7 @@ pub static PROCESSES: DataObject = DataObject {
     ],
     field_aliases: &[],
     window: ("process.start_time", "last_seen"),
+    narrowing: None,
 };
 
 /// One row per advisory × affected package.
@@ -273,6 +303,7 @@ pub static ADVISORIES: DataObject = DataObject {
     ],
     field_aliases: &[],
     window: ("modified", "modified"),
+    narrowing: None,
 };
 
 /// One row per finding (advisory × component × entity), with its lifecycle.
@@ -313,6 +344,7 @@ pub static FINDINGS: DataObject = DataObject {
     ],
     field_aliases: &[],
     window: ("detected_at", "detected_at"),
+    narrowing: None,
 };
 
 /// The append-only security event log (finding creations and status changes), PRODUCT.md §5.
@@ -352,6 +384,7 @@ pub static SECURITY_EVENTS: DataObject = DataObject {
     ],
     field_aliases: &[],
     window: ("timestamp", "timestamp"),
+    narrowing: None,
 };
 
 #[cfg(test)]

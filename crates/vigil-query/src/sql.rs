@@ -154,6 +154,19 @@ pub fn compile(plan: &Plan, options: &CompileOptions) -> Result<CompiledQuery, Q
     })
 }
 
+/// Whether `e` reads no input column other than `cols`.
+fn reads_only(e: &TExpr, cols: &[usize]) -> bool {
+    match &e.kind {
+        TKind::Lit(_) | TKind::Now => true,
+        TKind::Col(i) => cols.contains(i),
+        TKind::Not(a) | TKind::Neg(a) => reads_only(a, cols),
+        TKind::And(a, b) | TKind::Or(a, b) | TKind::Cmp(_, a, b) | TKind::Arith(_, a, b) => {
+            reads_only(a, cols) && reads_only(b, cols)
+        }
+        TKind::Array(items) | TKind::Call(_, items) => items.iter().all(|x| reads_only(x, cols)),
+    }
+}
+
 /// Quotes an identifier (only ever catalogue names).
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -294,6 +307,7 @@ impl Compiler {
             let b = self.expr(to, "")?;
             conds.push(format!("{} < {b}", quote(object.window.0)));
         }
+        let stages = self.narrow(plan, &mut conds)?;
         let mut body = format!("SELECT {} FROM {}", cols.join(", "), quote(object.view));
         if !conds.is_empty() {
             let _ = write!(body, " WHERE {}", conds.join(" AND "));
@@ -303,21 +317,74 @@ impl Compiler {
             types: object.fields.iter().map(|f| f.ty.ty()).collect(),
             order: Vec::new(),
         };
-        for stage in &plan.stages {
+        for stage in stages {
             rel = self.stage(stage, rel)?;
         }
         Ok(rel)
     }
 
+    /// Moves the filters right after `fetch` that read only the object's [`Narrowing`] fields
+    /// into a key condition on the smaller view (`"$component" IN (SELECT … FROM q_components
+    /// WHERE …)`): the same rows, found through an index instead of a scan of every instance.
+    /// Returns the stages left to compile.
+    fn narrow<'p>(
+        &mut self,
+        plan: &'p Plan,
+        conds: &mut Vec<String>,
+    ) -> Result<&'p [Stage], QueryError> {
+        let object = plan.object;
+        let Some(narrowing) = &object.narrowing else {
+            return Ok(&plan.stages);
+        };
+        let fields: Vec<usize> = narrowing
+            .fields
+            .iter()
+            .filter_map(|f| object.position(f))
+            .collect();
+        let mut stages = plan.stages.as_slice();
+        let mut pushed = Vec::new();
+        while let Some((Stage::Filter { pred, negate }, rest)) = stages.split_first() {
+            if !reads_only(pred, &fields) {
+                break;
+            }
+            pushed.push(self.filter_cond(pred, *negate)?);
+            stages = rest;
+        }
+        if !pushed.is_empty() {
+            let cols: Vec<String> = fields
+                .iter()
+                .filter_map(|&i| {
+                    object
+                        .fields
+                        .get(i)
+                        .map(|f| format!("{} AS c{i}", quote(f.name)))
+                })
+                .collect();
+            let key = quote(narrowing.key);
+            conds.push(format!(
+                "{key} IN (SELECT k FROM (SELECT {key} AS k, {} FROM {}) AS n WHERE {})",
+                cols.join(", "),
+                quote(narrowing.view),
+                pushed.join(" AND ")
+            ));
+        }
+        Ok(stages)
+    }
+
+    /// The condition of `filter` (`filterOut`: where the predicate is not true).
+    fn filter_cond(&mut self, pred: &TExpr, negate: bool) -> Result<String, QueryError> {
+        let p = self.expr(pred, "")?;
+        Ok(if negate {
+            format!("({p}) IS NOT TRUE")
+        } else {
+            p
+        })
+    }
+
     fn stage(&mut self, stage: &Stage, rel: Rel) -> Result<Rel, QueryError> {
         Ok(match stage {
             Stage::Filter { pred, negate } => {
-                let p = self.expr(pred, "")?;
-                let cond = if *negate {
-                    format!("({p}) IS NOT TRUE")
-                } else {
-                    p
-                };
+                let cond = self.filter_cond(pred, *negate)?;
                 let body = format!(
                     "SELECT {} FROM {} WHERE {cond}",
                     rel.pass("").join(", "),
@@ -849,5 +916,75 @@ impl Compiler {
             "(CASE WHEN {sql} IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM {from} WHERE {}) END)",
             test(self, &elem)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(src: &str, dialect: Dialect) -> String {
+        let plan = crate::prepare(src).unwrap_or_else(|e| panic!("{}", e.render(src)));
+        let options = CompileOptions {
+            dialect,
+            now: 0,
+            default_limit: 1000,
+        };
+        compile(&plan, &options)
+            .unwrap_or_else(|e| panic!("{}", e.render(src)))
+            .sql
+    }
+
+    /// Which filters run on `q_components`: only leading ones that read component fields.
+    /// (That the rows are the same is the conformance table's job: its fixture gives every row
+    /// a key of its own.)
+    #[test]
+    fn leading_component_filters_run_on_the_components() {
+        // (query, pushed into q_components, filter stages left on the instances)
+        let cases = [
+            (
+                r#"fetch dt.entity.software_component | filter contains(softwareComponentShortName, "debug") | fieldsAdd softwareComponentType"#,
+                true,
+                0,
+            ),
+            (
+                r#"fetch software_components | filter name == "x" | filterOut ecosystem == "npm" or startsWith(purl, "pkg:") | filter matchesValue(version, "1.*")"#,
+                true,
+                0,
+            ),
+            (
+                r#"fetch software_components | filter name == "x" | filter host.name == "a""#,
+                true,
+                1,
+            ),
+            (
+                r#"fetch software_components | filter host.name == "a" | filter name == "x""#,
+                false,
+                2,
+            ),
+            (
+                r#"fetch software_components | filter contains(name, "a") or host.name == "b""#,
+                false,
+                1,
+            ),
+            (
+                r#"fetch software_components | fields name | filter name == "x""#,
+                false,
+                1,
+            ),
+            (r#"fetch advisories | filter name == "x""#, false, 1),
+        ];
+        for (src, pushed, left) in cases {
+            for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                let sql = sql(src, dialect);
+                assert_eq!(
+                    sql.contains(r#""$component" IN (SELECT k FROM (SELECT "$component" AS k"#),
+                    pushed,
+                    "{dialect:?} {src}\n{sql}"
+                );
+                let filters = sql.matches(" WHERE ").count() - usize::from(pushed) * 2;
+                assert_eq!(filters, left, "{dialect:?} {src}\n{sql}");
+            }
+        }
     }
 }

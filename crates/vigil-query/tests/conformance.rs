@@ -83,11 +83,28 @@ fn sqlite_store() -> Connection {
             .collect();
         conn.execute(&format!("CREATE TABLE {table} ({})", cols.join(", ")), [])
             .unwrap();
-        conn.execute(
-            &format!("CREATE VIEW {} AS SELECT * FROM {table}", object.view),
-            [],
-        )
-        .unwrap();
+        // Each fixture row is its own narrowing key (its rowid).
+        let view = match &object.narrowing {
+            Some(n) => {
+                let fields: Vec<String> = n.fields.iter().map(|f| format!("\"{f}\"")).collect();
+                conn.execute(
+                    &format!(
+                        "CREATE VIEW {} AS SELECT rowid AS \"{}\", {} FROM {table}",
+                        n.view,
+                        n.key,
+                        fields.join(", ")
+                    ),
+                    [],
+                )
+                .unwrap();
+                format!(
+                    "CREATE VIEW {} AS SELECT *, rowid AS \"{}\" FROM {table}",
+                    object.view, n.key
+                )
+            }
+            None => format!("CREATE VIEW {} AS SELECT * FROM {table}", object.view),
+        };
+        conn.execute(&view, []).unwrap();
         let marks: Vec<String> = (1..=object.fields.len()).map(|i| format!("?{i}")).collect();
         let insert = format!("INSERT INTO {table} VALUES ({})", marks.join(", "));
         for record in data
@@ -500,13 +517,25 @@ impl PgStore {
                 .iter()
                 .map(|f| format!("\"{}\" {}", f.name, f.ty.postgres_type()))
                 .collect();
-            client
-                .batch_execute(&format!(
-                    "CREATE TABLE {table} ({}); CREATE VIEW {} AS SELECT * FROM {table}",
-                    cols.join(", "),
-                    object.view
-                ))
-                .unwrap();
+            // Each fixture row is its own narrowing key (a serial column after the fields).
+            let mut ddl = match &object.narrowing {
+                Some(n) => {
+                    let fields: Vec<String> = n.fields.iter().map(|f| format!("\"{f}\"")).collect();
+                    format!(
+                        "CREATE TABLE {table} ({}, \"{key}\" bigserial); CREATE VIEW {} AS SELECT \"{key}\", {} FROM {table};",
+                        cols.join(", "),
+                        n.view,
+                        fields.join(", "),
+                        key = n.key
+                    )
+                }
+                None => format!("CREATE TABLE {table} ({});", cols.join(", ")),
+            };
+            ddl.push_str(&format!(
+                "CREATE VIEW {} AS SELECT * FROM {table}",
+                object.view
+            ));
+            client.batch_execute(&ddl).unwrap();
             let marks: Vec<String> = object
                 .fields
                 .iter()

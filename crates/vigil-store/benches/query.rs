@@ -13,11 +13,7 @@ use std::sync::OnceLock;
 use common::{Bench, Target};
 use divan::Bencher;
 use vigil_core::{Component, Ecosystem, Evidence};
-use vigil_query::sql::{CompileOptions, Dialect as QueryDialect, SqlParam, compile};
-use vigil_store::{
-    Dialect, Durability, HostInfo, InstanceInput, Snapshot, SnapshotKind, SqlValue, Store,
-    Timestamp,
-};
+use vigil_store::{Durability, HostInfo, InstanceInput, Snapshot, SnapshotKind, Store, Timestamp};
 
 const HOSTS: usize = 20;
 const PER_HOST: usize = 1000;
@@ -118,53 +114,10 @@ fn store(target: Target) -> &'static Store {
     bench.store()
 }
 
-fn run(store: &Store, query: &str) -> usize {
-    let plan = vigil_query::prepare(query).expect("query parses");
-    let dialect = match store.dialect() {
-        Dialect::Sqlite => QueryDialect::Sqlite,
-        Dialect::Postgres => QueryDialect::Postgres,
-    };
-    let compiled = compile(
-        &plan,
-        &CompileOptions {
-            dialect,
-            now: 1_700_000_060_000_000_000,
-            default_limit: 1000,
-        },
-    )
-    .expect("compiles");
-    let params: Vec<SqlValue> = compiled
-        .params
-        .iter()
-        .map(|p| match p {
-            SqlParam::Integer(n) => SqlValue::Integer(*n),
-            SqlParam::Real(x) => SqlValue::Real(*x),
-            SqlParam::Text(s) => SqlValue::Text(s.clone()),
-            SqlParam::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        })
-        .collect();
-    let rows = store.query(&compiled.sql, &params, 100_000).expect("runs");
-    let rows = rows
-        .rows
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|cell| match cell {
-                    SqlValue::Integer(n) => vigil_query::SqlValue::Integer(n),
-                    SqlValue::Real(x) => vigil_query::SqlValue::Real(x),
-                    SqlValue::Text(t) => vigil_query::SqlValue::Text(t),
-                    SqlValue::Null | SqlValue::Blob(_) => vigil_query::SqlValue::Null,
-                })
-                .collect()
-        })
-        .collect();
-    compiled.decode(rows).expect("decodes").records.len()
-}
-
 fn bench(bencher: Bencher, target: Target, query: &str, expect: usize) {
     let store = store(target);
-    assert_eq!(run(store, query), expect, "{target:?}: {query}");
-    bencher.bench(|| run(store, query));
+    assert_eq!(common::run(store, query), expect, "{target:?}: {query}");
+    bencher.bench(|| common::run(store, query));
 }
 
 /// Where is this package: a filter on a name, a few fields.

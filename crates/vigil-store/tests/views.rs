@@ -32,7 +32,13 @@ const CONTRACT: &[(&str, &[&str])] = &[
             "first_seen",
             "last_seen",
             "dev",
+            // The narrowing key (vigil-query's `Narrowing`): no query field names it.
+            "$component",
         ],
+    ),
+    (
+        "q_components",
+        &["$component", "ecosystem", "name", "version", "purl"],
     ),
     (
         "q_hosts",
@@ -200,6 +206,8 @@ fn postgres_views_have_the_catalogue_types() {
                 (SqlValue::Text(n), SqlValue::Text(t)) => (n.clone(), t.clone()),
                 other => panic!("{other:?}"),
             })
+            // Narrowing keys are the store's, not fields.
+            .filter(|(n, _)| !n.starts_with('$'))
             .collect();
         let want: Vec<(String, String)> = object
             .fields
@@ -379,9 +387,23 @@ fn compiled_queries_run_on_the_store_and_agree_across_backends() {
         sqlite[6]
     );
     assert_eq!(sqlite[8]["records"].as_array().map(Vec::len), Some(4));
+    // Without `sort` the order of records is the database's (each plans its own way).
+    let unordered = |query: &str, result: &serde_json::Value| {
+        let mut result = result.clone();
+        if !query.contains("sort")
+            && let Some(records) = result["records"].as_array_mut()
+        {
+            records.sort_by_key(ToString::to_string);
+        }
+        result
+    };
     for (name, got) in &results[1..] {
         for ((query, want), got) in QUERIES.iter().zip(sqlite).zip(got) {
-            assert_eq!(got, want, "{name}: {query}");
+            assert_eq!(
+                unordered(query, got),
+                unordered(query, want),
+                "{name}: {query}"
+            );
         }
     }
 }

@@ -128,6 +128,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox_dependencies",
         sql: include_str!("../../migrations/postgres/0003_outbox_dependencies.sql"),
     },
+    Migration {
+        version: 4,
+        name: "query_scale",
+        sql: include_str!("../../migrations/postgres/0004_query_scale.sql"),
+    },
 ];
 
 /// What `schema_migrations` carries as its table comment: marks a schema as a vigil store

@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox_dependencies",
         sql: include_str!("../../migrations/sqlite/0003_outbox_dependencies.sql"),
     },
+    Migration {
+        version: 4,
+        name: "query_scale",
+        sql: include_str!("../../migrations/sqlite/0004_query_scale.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
