@@ -311,10 +311,10 @@ impl LazyIndex {
         sources_dir: PathBuf,
         full: Box<dyn Fn() -> (AdvisoryIndex, Vec<String>) + Send + Sync>,
     ) -> Result<LazyIndex, String> {
-        let header = bytes.get(..HEADER).ok_or("truncated header")?;
-        if header.get(..8) != Some(MAGIC.as_slice()) {
+        if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
             return Err("not a vigil matcher (bad magic)".into());
         }
+        let header = bytes.get(..HEADER).ok_or("truncated header")?;
         let format = u32_at(header, 8);
         if format != FORMAT {
             return Err(format!(
@@ -605,6 +605,79 @@ impl Matcher for LazyIndex {
         match self.evaluate(entries, ecosystem, &query) {
             Ok(matches) => matches,
             Err(reason) => self.fallback(Some(reason)).lookup(ecosystem, name, version),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let candidates = crate::baseline::advisories()
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| (a, Provenance::baseline(i)))
+            .collect();
+        build("fp", &[], candidates).expect("builds")
+    }
+
+    fn open(bytes: Vec<u8>) -> Result<LazyIndex, String> {
+        LazyIndex::open(
+            bytes,
+            "fp",
+            PathBuf::from("nowhere"),
+            Box::new(|| (crate::baseline::index(), Vec::new())),
+        )
+    }
+
+    #[test]
+    fn answers_like_the_baseline_index() {
+        let lazy = open(sample()).expect("opens");
+        let full = crate::baseline::index();
+        let npm = Ecosystem::parse("npm");
+        for a in full.advisories() {
+            for set in &a.affected {
+                for v in set.versions.iter().map(String::as_str).chain(["0.0.1"]) {
+                    let want: Vec<(u32, u32, u32)> = full
+                        .lookup(&npm, &set.name, v)
+                        .iter()
+                        .map(|m| (m.slot, m.affected, m.group))
+                        .collect();
+                    let got: Vec<(u32, u32, u32)> = Matcher::lookup(&lazy, &npm, &set.name, v)
+                        .iter()
+                        .map(|m| (m.slot, m.affected, m.group))
+                        .collect();
+                    assert_eq!(got, want, "{} {v}", set.name);
+                }
+            }
+        }
+        assert!(!lazy.fell_back());
+        assert!(open(sample()).is_ok());
+        let mut other = sample();
+        other[HEADER + 4] = b'x';
+        let header_crc = crc32fast::hash(&other[HEADER..]);
+        other[24..28].copy_from_slice(&header_crc.to_le_bytes());
+        assert!(open(other).unwrap_err().contains("out of date"));
+    }
+
+    proptest::proptest! {
+        /// Damage that even gets past the checksum is refused or answered without panics.
+        #[test]
+        fn damaged_bytes_never_panic(flips in proptest::collection::vec((0usize..1 << 20, proptest::num::u8::ANY), 1..6)) {
+            let mut bytes = sample();
+            let len = bytes.len();
+            for (at, value) in flips {
+                bytes[HEADER + at % (len - HEADER)] = value;
+            }
+            let crc = crc32fast::hash(&bytes[HEADER..]);
+            bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+            if let Ok(lazy) = open(bytes) {
+                let npm = Ecosystem::parse("npm");
+                for name in ["debug", "chalk", "@ctrl/tinycolor", "nx"] {
+                    let _ = Matcher::lookup(&lazy, &npm, name, "4.4.2");
+                }
+            }
         }
     }
 }

@@ -853,7 +853,126 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IntelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Matcher;
     use vigil_core::Ecosystem;
+
+    /// (ids matched, warnings) of one lookup through the persisted matcher.
+    fn lazy_ids(index: &LazyIndex, name: &str, version: &str) -> Vec<String> {
+        let mut ids: Vec<String> = Matcher::lookup(index, &Ecosystem::parse("npm"), name, version)
+            .iter()
+            .map(|m| m.advisory.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn matcher_is_rebuilt_when_missing_damaged_or_stale_and_never_answers_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = IntelStore::new(dir.path());
+        let list = dir.path().join("mine.txt");
+        fs::write(&list, "left-pad@1.3.0\nchalk@5.6.1\n").unwrap();
+        store
+            .import(&list, None, &ImportOptions::default())
+            .unwrap();
+        let fresh = fs::read(store.matcher_path()).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
+        assert_eq!(
+            lazy_ids(&opened.index, "left-pad", "1.3.0"),
+            ["CUSTOM-mine-1"]
+        );
+        // The baseline's chalk advisory and the list's entry, decoded from both places.
+        assert_eq!(
+            lazy_ids(&opened.index, "chalk", "5.6.1").len(),
+            2,
+            "baseline + list"
+        );
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.1").is_empty());
+
+        // Each damage: one warning naming the reason, the right answers, the file repaired.
+        let mut flipped = fresh.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        let mut bad_format = fresh.clone();
+        bad_format[8] = 9;
+        let cases: &[(&str, Option<&[u8]>)] = &[
+            ("missing", None),
+            ("checksum", Some(&flipped)),
+            ("format", Some(&bad_format)),
+            ("truncated", Some(&fresh[..fresh.len() / 2])),
+            ("bad magic", Some(b"junk")),
+        ];
+        for (reason, bytes) in cases {
+            match bytes {
+                None => fs::remove_file(store.matcher_path()).unwrap(),
+                Some(bytes) => fs::write(store.matcher_path(), bytes).unwrap(),
+            }
+            let opened = store.open_matcher().unwrap();
+            assert_eq!(opened.warnings.len(), 1, "{reason}: {:?}", opened.warnings);
+            assert!(opened.warnings[0].contains(reason), "{:?}", opened.warnings);
+            assert_eq!(
+                lazy_ids(&opened.index, "left-pad", "1.3.0"),
+                ["CUSTOM-mine-1"]
+            );
+            assert_eq!(fs::read(store.matcher_path()).unwrap(), fresh, "{reason}");
+            assert!(
+                store.open_matcher().unwrap().warnings.is_empty(),
+                "{reason}"
+            );
+        }
+
+        // Stale: a matcher of other intel is refused by its fingerprint, not believed.
+        fs::write(&list, "left-pad@1.3.1\n").unwrap();
+        store
+            .import(&list, None, &ImportOptions::default())
+            .unwrap();
+        fs::write(store.matcher_path(), &fresh).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert!(
+            opened.warnings[0].contains("out of date"),
+            "{:?}",
+            opened.warnings
+        );
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.0").is_empty());
+        assert_eq!(
+            lazy_ids(&opened.index, "left-pad", "1.3.1"),
+            ["CUSTOM-mine-1"]
+        );
+
+        // A snapshot damaged while a scan runs: the matcher falls back to the full index
+        // (which leaves the damaged source out, with load's warning), once.
+        let state = store.catalog().unwrap().sources[0].clone();
+        let snapshot = store.sources_dir().join(&state.snapshot_file);
+        let good_snapshot = fs::read(&snapshot).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
+        fs::write(&snapshot, b"junk").unwrap();
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.1").is_empty());
+        assert!(opened.index.fell_back());
+        let warnings = opened.index.take_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("full intel"), "{warnings:?}");
+        assert!(warnings[1].contains("not loaded"), "{warnings:?}");
+        assert_eq!(
+            lazy_ids(&opened.index, "debug", "4.4.2").len(),
+            1,
+            "baseline"
+        );
+
+        // Damaged before the scan: rebuilt without the source, and not saved, so the
+        // warning repeats on every scan as long as the damage lasts.
+        let opened = store.open_matcher().unwrap();
+        assert_eq!(opened.warnings.len(), 2, "{:?}", opened.warnings);
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.1").is_empty());
+        assert_eq!(store.open_matcher().unwrap().warnings.len(), 2);
+        fs::write(&snapshot, good_snapshot).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert_eq!(
+            lazy_ids(&opened.index, "left-pad", "1.3.1"),
+            ["CUSTOM-mine-1"]
+        );
+    }
 
     #[test]
     fn import_load_show_and_replace_atomically() {
