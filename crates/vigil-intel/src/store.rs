@@ -525,7 +525,11 @@ impl IntelStore {
         {
             note.push_str(&format!(" (not saved: {e})"));
         }
-        warnings.insert(0, note);
+        // An intel directory without any source data (a first sync that failed) has
+        // nothing a user could have lost: no warning.
+        if !load_order(&catalog).is_empty() {
+            warnings.insert(0, note);
+        }
         let index = self
             .lazy_index(bytes, &fingerprint)
             .map_err(|reason| IntelError::store(&path, reason))?;
