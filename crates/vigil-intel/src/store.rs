@@ -354,6 +354,9 @@ impl IntelStore {
         let snapshot_file = format!("{stem}.snap");
         write_atomic(&sources_dir.join(&records_file), &pack)?;
         write_atomic(&sources_dir.join(&snapshot_file), &snapshot_bytes)?;
+        // The matcher rebuilt below decodes every snapshot again: free the feed first.
+        let advisory_count = snapshot.advisories.len();
+        drop((pack, snapshot_bytes, snapshot, imported.records));
 
         let skipped_total = imported.skipped.len();
         let mut skipped = imported.skipped;
@@ -366,7 +369,7 @@ impl IntelStore {
             checked_at: Some(now.unix_seconds()),
             etag: update.etag,
             last_modified: update.last_modified,
-            advisories: snapshot.advisories.len(),
+            advisories: advisory_count,
             withdrawn,
             by_ecosystem,
             skipped_total,
