@@ -7,6 +7,8 @@
 //! - `import_zip_store`: the whole `vigil intel import` — read, classify, write the snapshot and
 //!   record pack;
 //! - `start_from_snapshot`: loading the persisted intel into a ready matcher (target ≤ 200 ms);
+//! - `start_from_matcher`, `lookup_lazy`: the same through the persisted matcher `vigil scan`
+//!   uses (`vigil_intel::matcher`);
 //! - `lookup`: random (ecosystem, name, version) queries with a 1 % hit rate, one thread
 //!   (target ≥ 5 M/s). Misses are names no advisory names (the common case when a fleet's
 //!   inventory is checked); hits are listed versions of real advisories;
@@ -91,6 +93,36 @@ fn start_from_snapshot(bencher: divan::Bencher) {
         return;
     };
     bencher.bench(|| store.load().expect("loads").index.len());
+}
+
+/// What `vigil scan` does instead: open the persisted matcher (one read, no decoding).
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn start_from_matcher(bencher: divan::Bencher) {
+    let Some((_, store)) = imported_store() else {
+        return;
+    };
+    bencher.bench(|| store.open_matcher().expect("opens").index.len());
+}
+
+/// The `lookup` workload through the persisted matcher (hits decode their advisory once).
+#[divan::bench]
+fn lookup_lazy(bencher: divan::Bencher) {
+    let Some(w) = workload() else { return };
+    let Some((_, store)) = imported_store() else {
+        return;
+    };
+    let lazy = store.open_matcher().expect("opens").index;
+    let mut at = 0usize;
+    const BATCH: usize = 4096;
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        let mut hits = 0usize;
+        for _ in 0..BATCH {
+            let (eco, name, version) = &w.queries[at];
+            at = (at + 1) % w.queries.len();
+            hits += vigil_intel::Matcher::lookup(&lazy, eco, name, version).len();
+        }
+        hits
+    });
 }
 
 /// xorshift: benches must not depend on a RNG crate's stream.

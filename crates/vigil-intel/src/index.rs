@@ -33,7 +33,7 @@ use vigil_core::ecosystem::EcosystemKind;
 use vigil_core::name::normalize_name;
 use vigil_core::osv::{CompiledAffected, QueryVersion, ecosystem_covers};
 
-use crate::advisory::{Advisory, AdvisoryKind};
+use crate::advisory::{Advisory, AdvisoryKind, AffectedSet};
 use crate::time::Timestamp;
 
 type NameTable = HashMap<Box<str>, Vec<Entry>, foldhash::fast::RandomState>;
@@ -193,37 +193,7 @@ impl IndexBuilder {
     /// Like [`IndexBuilder::build`], also saying which duplicate copies were dropped.
     pub fn finish(self) -> (AdvisoryIndex, Vec<Replaced>) {
         let mut advisories = self.advisories;
-        let mut replaced = Vec::new();
-        let mut winner: HashMap<&str, usize, foldhash::fast::RandomState> =
-            HashMap::with_capacity_and_hasher(advisories.len(), Default::default());
-        let mut dropped = vec![false; advisories.len()];
-        let stamp = |a: &Advisory| a.modified.as_deref().and_then(Timestamp::parse_rfc3339);
-        for (i, a) in advisories.iter().enumerate() {
-            let Some(&kept) = winner.get(a.id.as_str()) else {
-                winner.insert(&a.id, i);
-                continue;
-            };
-            let Some(current) = advisories.get(kept) else {
-                continue;
-            };
-            let (loser, won) = if stamp(a) >= stamp(current) {
-                winner.insert(&a.id, i);
-                (kept, i)
-            } else {
-                (i, kept)
-            };
-            if let (Some(l), Some(w)) = (advisories.get(loser), advisories.get(won)) {
-                replaced.push(Replaced {
-                    id: l.id.clone(),
-                    dropped_source: l.origin.source.clone(),
-                    kept_source: w.origin.source.clone(),
-                });
-            }
-            if let Some(d) = dropped.get_mut(loser) {
-                *d = true;
-            }
-        }
-        drop(winner);
+        let (dropped, replaced) = dedupe(&advisories);
         if !replaced.is_empty() {
             let mut i = 0;
             advisories.retain(|_| {
@@ -234,6 +204,51 @@ impl IndexBuilder {
         }
         (AdvisoryIndex::from_advisories(advisories), replaced)
     }
+}
+
+/// Which advisories lose to another copy of their id (newer `modified` wins, a tie goes to
+/// the later one), and the copies dropped. Shared by [`IndexBuilder::finish`] and the
+/// persisted matcher ([`crate::matcher`]) so both keep the same copies.
+pub(crate) fn dedupe(advisories: &[Advisory]) -> (Vec<bool>, Vec<Replaced>) {
+    let mut replaced = Vec::new();
+    let mut winner: HashMap<&str, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(advisories.len(), Default::default());
+    let mut dropped = vec![false; advisories.len()];
+    let stamp = |a: &Advisory| a.modified.as_deref().and_then(Timestamp::parse_rfc3339);
+    for (i, a) in advisories.iter().enumerate() {
+        let Some(&kept) = winner.get(a.id.as_str()) else {
+            winner.insert(&a.id, i);
+            continue;
+        };
+        let Some(current) = advisories.get(kept) else {
+            continue;
+        };
+        let (loser, won) = if stamp(a) >= stamp(current) {
+            winner.insert(&a.id, i);
+            (kept, i)
+        } else {
+            (i, kept)
+        };
+        if let (Some(l), Some(w)) = (advisories.get(loser), advisories.get(won)) {
+            replaced.push(Replaced {
+                id: l.id.clone(),
+                dropped_source: l.origin.source.clone(),
+                kept_source: w.origin.source.clone(),
+            });
+        }
+        if let Some(d) = dropped.get_mut(loser) {
+            *d = true;
+        }
+    }
+    (dropped, replaced)
+}
+
+/// The name-table key of an affected set: its ecosystem kind and normalized package name.
+/// The one rule both the index and the persisted matcher file entries under.
+pub(crate) fn entry_key(set: &AffectedSet) -> (Ecosystem, String) {
+    let ecosystem = Ecosystem::parse(&set.ecosystem);
+    let key = normalize_name(ecosystem.kind(), &set.name).into_owned();
+    (ecosystem, key)
 }
 
 impl AdvisoryIndex {
@@ -251,9 +266,9 @@ impl AdvisoryIndex {
                     .iter()
                     .enumerate()
                     .map(|(i, set)| {
-                        let ecosystem = Ecosystem::parse(&set.ecosystem);
+                        let (ecosystem, key) = entry_key(set);
                         let kind = ecosystem.kind().clone();
-                        let key: Box<str> = normalize_name(&kind, &set.name).into();
+                        let key: Box<str> = key.into();
                         let entry = Entry {
                             advisory: u32::try_from(slot).unwrap_or(u32::MAX),
                             affected: u32::try_from(i).unwrap_or(u32::MAX),
@@ -403,20 +418,7 @@ impl AdvisoryIndex {
 
     /// Folds one component's matches by alias group: one [`MatchGroup`] per finding.
     pub fn group_matches<'a>(&self, matches: &[Match<'a>]) -> Vec<MatchGroup<'a>> {
-        let mut groups: Vec<(u32, Vec<&'a Advisory>)> = Vec::new();
-        for m in matches {
-            match groups.iter_mut().find(|(g, _)| *g == m.group) {
-                Some((_, members)) => members.push(m.advisory),
-                None => groups.push((m.group, vec![m.advisory])),
-            }
-        }
-        groups
-            .into_iter()
-            .map(|(_, mut advisories)| {
-                advisories.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
-                MatchGroup { advisories }
-            })
-            .collect()
+        group_matches(matches)
     }
 
     /// The alias group of the advisory in `slot`: every advisory sharing an id or alias with
@@ -464,8 +466,47 @@ impl AdvisoryIndex {
     }
 }
 
+/// Folds one component's matches by alias group: one [`MatchGroup`] per finding, in order of
+/// first appearance; within a group MALICIOUS first, then by id.
+pub fn group_matches<'a>(matches: &[Match<'a>]) -> Vec<MatchGroup<'a>> {
+    let mut groups: Vec<(u32, Vec<&'a Advisory>)> = Vec::new();
+    for m in matches {
+        match groups.iter_mut().find(|(g, _)| *g == m.group) {
+            Some((_, members)) => members.push(m.advisory),
+            None => groups.push((m.group, vec![m.advisory])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, mut advisories)| {
+            advisories.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
+            MatchGroup { advisories }
+        })
+        .collect()
+}
+
+/// What a scan needs from a matcher: the advisories affecting one component, with their
+/// alias groups. Implemented by the full [`AdvisoryIndex`] and by the persisted
+/// [`crate::matcher::LazyIndex`], which answer alike (slots, groups and affected sets
+/// included).
+pub trait Matcher {
+    /// The advisories affecting `version` of `name` in `ecosystem`.
+    fn lookup(&self, ecosystem: &Ecosystem, name: &str, version: &str) -> Vec<Match<'_>>;
+
+    /// Folds one component's matches by alias group: one [`MatchGroup`] per finding.
+    fn group_matches<'a>(&self, matches: &[Match<'a>]) -> Vec<MatchGroup<'a>> {
+        group_matches(matches)
+    }
+}
+
+impl Matcher for AdvisoryIndex {
+    fn lookup(&self, ecosystem: &Ecosystem, name: &str, version: &str) -> Vec<Match<'_>> {
+        AdvisoryIndex::lookup(self, ecosystem, name, version)
+    }
+}
+
 /// Union-find over shared ids and aliases; each advisory's group is the smallest slot in it.
-fn alias_groups(advisories: &[Advisory]) -> Vec<u32> {
+pub(crate) fn alias_groups(advisories: &[Advisory]) -> Vec<u32> {
     let mut parent: Vec<usize> = (0..advisories.len()).collect();
     fn find(parent: &mut [usize], mut i: usize) -> usize {
         while let Some(&p) = parent.get(i) {

@@ -15,6 +15,8 @@
 //! - [`advisory`]: the [`Advisory`] vigil keeps — classification plus the affected sets used for
 //!   matching, refined by vigil-core's superseded-origins rule.
 //! - [`index`]: the matcher, [`AdvisoryIndex`]; alias groups for one finding per issue.
+//! - [`matcher`]: the same answers from a compact file ([`LazyIndex`]) for one-shot scans,
+//!   decoding only the advisories that match.
 //! - [`snapshot`] and [`store`]: the persisted form (one compact snapshot per source, records
 //!   kept verbatim for `show`) under `<data-dir>/intel/`, written atomically.
 //! - [`sync`]: HTTP feeds with conditional GET and validate-then-swap.
@@ -31,6 +33,7 @@ pub mod cvss;
 pub mod error;
 pub mod import;
 pub mod index;
+pub mod matcher;
 pub mod snapshot;
 pub mod store;
 pub mod sync;
@@ -39,6 +42,7 @@ pub mod time;
 pub use advisory::{Advisory, AdvisoryKind, AdvisorySeverity};
 pub use error::IntelError;
 pub use import::{ImportOptions, Imported, KindOverride, SkippedRecord, SourceKind};
-pub use index::{AdvisoryIndex, IndexBuilder, Match, MatchGroup};
-pub use store::{IntelStatus, IntelStore, LoadedIntel};
+pub use index::{AdvisoryIndex, IndexBuilder, Match, MatchGroup, Matcher};
+pub use matcher::LazyIndex;
+pub use store::{IntelStatus, IntelStore, LoadedIntel, LoadedMatcher};
 pub use sync::{Feed, FeedOutcome, SyncOptions, Syncer};

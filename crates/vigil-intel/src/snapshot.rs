@@ -59,25 +59,79 @@ impl SourceSnapshot {
 
     /// Decodes, checking the magic and format number.
     pub fn decode(bytes: &[u8]) -> Result<SourceSnapshot, String> {
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or("not a vigil intel snapshot (bad magic)")?;
-        let (format, body) = body
-            .split_first_chunk::<4>()
-            .ok_or("truncated snapshot header")?;
-        let format = u32::from_le_bytes(*format);
-        if format != FORMAT {
-            return Err(format!(
-                "snapshot format {format}, this vigil reads {FORMAT}: re-import or re-sync the source"
-            ));
-        }
-        let (snapshot, rest) = postcard::take_from_bytes::<SourceSnapshot>(body)
+        let (snapshot, rest) = postcard::take_from_bytes::<SourceSnapshot>(body(bytes)?)
             .map_err(|e| format!("corrupt snapshot: {e}"))?;
         if !rest.is_empty() {
             return Err(format!("corrupt snapshot: {} trailing bytes", rest.len()));
         }
         Ok(snapshot)
     }
+
+    /// Decodes like [`SourceSnapshot::decode`], also giving the byte span of each advisory in
+    /// `bytes`, so that one advisory can later be decoded alone ([`decode_advisory`]): the
+    /// persisted matcher points into snapshots this way.
+    pub(crate) fn decode_with_spans(
+        bytes: &[u8],
+    ) -> Result<(SourceSnapshot, Vec<RecordSpan>), String> {
+        let corrupt = |e: postcard::Error| format!("corrupt snapshot: {e}");
+        let start = bytes.len();
+        // postcard writes a struct as its fields in order and a sequence as a varint length
+        // followed by the elements, so the elements can be taken one by one.
+        let (source, mut rest) =
+            postcard::take_from_bytes::<String>(body(bytes)?).map_err(corrupt)?;
+        let (count, after) = postcard::take_from_bytes::<u64>(rest).map_err(corrupt)?;
+        rest = after;
+        // Every element takes at least one byte: bound the allocation by the input.
+        let mut advisories =
+            Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(rest.len()));
+        let mut spans = Vec::with_capacity(advisories.capacity());
+        for _ in 0..count {
+            let offset = start - rest.len();
+            let (advisory, after) =
+                postcard::take_from_bytes::<StoredAdvisory>(rest).map_err(corrupt)?;
+            spans.push(RecordSpan {
+                offset: offset as u64,
+                len: (rest.len() - after.len()) as u64,
+            });
+            advisories.push(advisory);
+            rest = after;
+        }
+        if !rest.is_empty() {
+            return Err(format!("corrupt snapshot: {} trailing bytes", rest.len()));
+        }
+        Ok((SourceSnapshot { source, advisories }, spans))
+    }
+}
+
+/// Decodes one advisory from the bytes of its span (see
+/// [`SourceSnapshot::decode_with_spans`]).
+pub(crate) fn decode_advisory(bytes: &[u8]) -> Result<StoredAdvisory, String> {
+    let (advisory, rest) = postcard::take_from_bytes::<StoredAdvisory>(bytes)
+        .map_err(|e| format!("corrupt snapshot entry: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "corrupt snapshot entry: {} trailing bytes",
+            rest.len()
+        ));
+    }
+    Ok(advisory)
+}
+
+/// The postcard body after the magic and a supported format number.
+fn body(bytes: &[u8]) -> Result<&[u8], String> {
+    let body = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or("not a vigil intel snapshot (bad magic)")?;
+    let (format, body) = body
+        .split_first_chunk::<4>()
+        .ok_or("truncated snapshot header")?;
+    let format = u32::from_le_bytes(*format);
+    if format != FORMAT {
+        return Err(format!(
+            "snapshot format {format}, this vigil reads {FORMAT}: re-import or re-sync the source"
+        ));
+    }
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -118,6 +172,28 @@ mod tests {
         let snap = sample();
         let bytes = snap.encode().unwrap();
         assert_eq!(SourceSnapshot::decode(&bytes).unwrap(), snap);
+    }
+
+    #[test]
+    fn spans_decode_each_advisory_alone() {
+        let mut snap = sample();
+        let mut second = snap.advisories[0].clone();
+        second.advisory.id = "MAL-2".into();
+        snap.advisories.push(second);
+        let bytes = snap.encode().unwrap();
+        let (decoded, spans) = SourceSnapshot::decode_with_spans(&bytes).unwrap();
+        assert_eq!(decoded, snap);
+        assert_eq!(spans.len(), 2);
+        for (span, want) in spans.iter().zip(&snap.advisories) {
+            let slice = &bytes[span.offset as usize..(span.offset + span.len) as usize];
+            assert_eq!(&decode_advisory(slice).unwrap(), want);
+        }
+        for cut in 0..bytes.len() {
+            assert!(
+                SourceSnapshot::decode_with_spans(&bytes[..cut]).is_err(),
+                "{cut}"
+            );
+        }
     }
 
     #[test]

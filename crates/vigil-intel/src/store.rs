@@ -7,6 +7,8 @@
 //!                                counts, skipped records, current generation's files
 //!   sources/<slug>.<gen>.snap    the source's advisories, ready to compile (crate::snapshot)
 //!   sources/<slug>.<gen>.records the source's records as published, back to back (for `show`)
+//!   matcher.bin                  what `vigil scan` matches with (crate::matcher), rebuilt
+//!                                after every import and sync, or on first use when stale
 //!   tmp/                         downloads in progress
 //!   lock                         held while writing
 //! ```
@@ -30,6 +32,7 @@ use crate::baseline;
 use crate::error::IntelError;
 use crate::import::{self, ImportOptions, Imported, SkippedRecord, SourceKind, slug};
 use crate::index::{AdvisoryIndex, IndexBuilder, IndexCounts, KindCounts, Replaced};
+use crate::matcher::{self, LazyIndex, Provenance};
 use crate::snapshot::{RecordSpan, SourceSnapshot, StoredAdvisory};
 use crate::time::Timestamp;
 
@@ -135,6 +138,15 @@ pub struct LoadedIntel {
     pub warnings: Vec<String>,
     /// Ids present in several sources, and which copy won.
     pub replaced: Vec<Replaced>,
+}
+
+/// The persisted matcher of a data directory, opened ([`IntelStore::open_matcher`]).
+#[derive(Debug)]
+pub struct LoadedMatcher {
+    /// The matcher.
+    pub index: LazyIndex,
+    /// What went wrong on the way (a matcher rebuilt, a source left out).
+    pub warnings: Vec<String>,
 }
 
 /// A record for `vigil intel show`.
@@ -342,6 +354,9 @@ impl IntelStore {
         let snapshot_file = format!("{stem}.snap");
         write_atomic(&sources_dir.join(&records_file), &pack)?;
         write_atomic(&sources_dir.join(&snapshot_file), &snapshot_bytes)?;
+        // The matcher rebuilt below decodes every snapshot again: free the feed first.
+        let advisory_count = snapshot.advisories.len();
+        drop((pack, snapshot_bytes, snapshot, imported.records));
 
         let skipped_total = imported.skipped.len();
         let mut skipped = imported.skipped;
@@ -354,7 +369,7 @@ impl IntelStore {
             checked_at: Some(now.unix_seconds()),
             etag: update.etag,
             last_modified: update.last_modified,
-            advisories: snapshot.advisories.len(),
+            advisories: advisory_count,
             withdrawn,
             by_ecosystem,
             skipped_total,
@@ -379,6 +394,9 @@ impl IntelStore {
             let _ = fs::remove_file(sources_dir.join(&old.snapshot_file));
             let _ = fs::remove_file(sources_dir.join(&old.records_file));
         }
+        // Best effort too: a matcher that is missing or out of date is rebuilt (with a
+        // warning) by the next scan, so a failure here must not fail the import.
+        let _ = self.write_matcher(&catalog);
         Ok(state)
     }
 
@@ -452,9 +470,7 @@ impl IntelStore {
     /// left out with a warning; the rest still loads.
     pub fn load(&self) -> Result<LoadedIntel, IntelError> {
         let catalog = self.catalog()?;
-        let mut sources: Vec<&SourceState> =
-            catalog.sources.iter().filter(|s| s.has_data()).collect();
-        sources.sort_by_key(|s| s.imported_at);
+        let sources = load_order(&catalog);
         let snapshots: Vec<Result<SourceSnapshot, IntelError>> = sources
             .par_iter()
             .map(|source| self.read_snapshot(source))
@@ -476,13 +492,164 @@ impl IntelStore {
         })
     }
 
+    /// `<data-dir>/intel/matcher.bin`.
+    pub fn matcher_path(&self) -> PathBuf {
+        self.root.join("matcher.bin")
+    }
+
+    /// Opens the persisted matcher ([`crate::matcher`]), what `vigil scan` matches with: one
+    /// read of a compact file instead of decoding every advisory. A matcher that is missing,
+    /// damaged or built for other intel is rebuilt from the snapshots (and saved when every
+    /// source could be read) with a warning saying why.
+    pub fn open_matcher(&self) -> Result<LoadedMatcher, IntelError> {
+        let catalog = self.catalog()?;
+        let fingerprint = self.fingerprint(&catalog);
+        let path = self.matcher_path();
+        let reason = match fs::read(&path) {
+            Ok(bytes) => match self.lazy_index(bytes, &fingerprint) {
+                Ok(index) => {
+                    return Ok(LoadedMatcher {
+                        index,
+                        warnings: Vec::new(),
+                    });
+                }
+                Err(reason) => reason,
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        let (bytes, mut warnings) = self.build_matcher(&catalog, &fingerprint)?;
+        let mut note = format!(
+            "intel matcher {}: {reason}; rebuilt from the source snapshots",
+            path.display()
+        );
+        if warnings.is_empty()
+            && let Err(e) = write_atomic(&path, &bytes)
+        {
+            note.push_str(&format!(" (not saved: {e})"));
+        }
+        // An intel directory without any source data (a first sync that failed) has
+        // nothing a user could have lost: no warning.
+        if !load_order(&catalog).is_empty() {
+            warnings.insert(0, note);
+        }
+        let index = self
+            .lazy_index(bytes, &fingerprint)
+            .map_err(|reason| IntelError::store(&path, reason))?;
+        Ok(LoadedMatcher { index, warnings })
+    }
+
+    fn lazy_index(&self, bytes: Vec<u8>, fingerprint: &str) -> Result<LazyIndex, String> {
+        let store = self.clone();
+        LazyIndex::open(
+            bytes,
+            fingerprint,
+            self.sources_dir(),
+            Box::new(move || match store.load() {
+                Ok(loaded) => (loaded.index, loaded.warnings),
+                Err(e) => (
+                    baseline::index(),
+                    vec![format!(
+                        "intel not loaded ({e}): matching the baseline only"
+                    )],
+                ),
+            }),
+        )
+    }
+
+    /// Writes the matcher of `catalog`'s intel, unless a source cannot be read (a scan then
+    /// rebuilds it in memory each time, repeating that source's warning as `load` does).
+    fn write_matcher(&self, catalog: &Catalog) -> Result<(), IntelError> {
+        let fingerprint = self.fingerprint(catalog);
+        let (bytes, warnings) = self.build_matcher(catalog, &fingerprint)?;
+        if warnings.is_empty() {
+            write_atomic(&self.matcher_path(), &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// What a matcher must have been built from to be current: the format, this vigil-intel
+    /// and its baseline, and each loaded source's snapshot file with its size and mtime (a
+    /// snapshot rewritten in place, or damaged, makes the matcher stale).
+    fn fingerprint(&self, catalog: &Catalog) -> String {
+        let mut out = format!(
+            "matcher {}; vigil-intel {}; baseline {:08x}",
+            matcher::FORMAT,
+            env!("CARGO_PKG_VERSION"),
+            crc32fast::hash(baseline::BASELINE_JSON.as_bytes())
+        );
+        for source in load_order(catalog) {
+            let meta = fs::metadata(self.sources_dir().join(&source.snapshot_file)).ok();
+            let mtime = meta
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos());
+            out.push_str(&format!(
+                "; {:?} {:?} gen {} at {:?} size {:?} mtime {:?}",
+                source.name,
+                source.snapshot_file,
+                source.generation,
+                source.imported_at,
+                meta.map(|m| m.len()),
+                mtime
+            ));
+        }
+        out
+    }
+
+    /// Encodes the matcher from the baseline and the snapshots, in [`IntelStore::load`]'s
+    /// order; a source that cannot be read is left out with `load`'s warning.
+    fn build_matcher(
+        &self,
+        catalog: &Catalog,
+        fingerprint: &str,
+    ) -> Result<(Vec<u8>, Vec<String>), IntelError> {
+        let sources = load_order(catalog);
+        let decoded: Vec<Result<(SourceSnapshot, Vec<RecordSpan>), IntelError>> = sources
+            .par_iter()
+            .map(|source| {
+                let path = self.sources_dir().join(&source.snapshot_file);
+                let bytes = fs::read(&path).map_err(|e| IntelError::io(&path, e))?;
+                SourceSnapshot::decode_with_spans(&bytes)
+                    .map_err(|reason| IntelError::store(&path, reason))
+            })
+            .collect();
+        let mut candidates: Vec<(Advisory, Provenance)> = baseline::advisories()
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| (a, Provenance::baseline(i)))
+            .collect();
+        let mut warnings = Vec::new();
+        for (i, (source, snapshot)) in sources.iter().zip(decoded).enumerate() {
+            match snapshot {
+                Ok((snapshot, spans)) => {
+                    let at = u32::try_from(i)
+                        .map_err(|_| IntelError::store(&self.root, "too many sources"))?;
+                    candidates.extend(
+                        snapshot
+                            .advisories
+                            .into_iter()
+                            .zip(spans)
+                            .map(|(stored, span)| {
+                                (stored.advisory, Provenance { source: at, span })
+                            }),
+                    );
+                }
+                Err(e) => warnings.push(format!("source {:?} not loaded: {e}", source.name)),
+            }
+        }
+        let files: Vec<String> = sources.iter().map(|s| s.snapshot_file.clone()).collect();
+        let bytes = matcher::build(fingerprint, &files, candidates)
+            .map_err(|reason| IntelError::store(&self.matcher_path(), reason))?;
+        Ok((bytes, warnings))
+    }
+
     /// The records with id `id` — or, when none has it, those listing it as an alias — as
     /// vigil uses them: of copies in several sources, the one the matcher uses.
     pub fn show(&self, id: &str) -> Result<Vec<ShownRecord>, IntelError> {
         let catalog = self.catalog()?;
-        let mut sources: Vec<&SourceState> =
-            catalog.sources.iter().filter(|s| s.has_data()).collect();
-        sources.sort_by_key(|s| s.imported_at);
+        let sources = load_order(&catalog);
         // Candidates in load order: (advisory, where its text is).
         let mut candidates: Vec<(Advisory, Option<(&SourceState, RecordSpan)>)> = Vec::new();
         for a in baseline::advisories() {
@@ -619,6 +786,14 @@ impl IntelStore {
     }
 }
 
+/// The sources with data, in the order they are loaded (their copies of an id replace those
+/// of sources imported earlier on a `modified` tie).
+fn load_order(catalog: &Catalog) -> Vec<&SourceState> {
+    let mut sources: Vec<&SourceState> = catalog.sources.iter().filter(|s| s.has_data()).collect();
+    sources.sort_by_key(|s| s.imported_at);
+    sources
+}
+
 /// The default name of a source: the file stem (`malicious-packages-osv` for
 /// `malicious-packages-osv.zip`), or the directory name.
 pub fn source_name(path: &Path) -> String {
@@ -685,7 +860,126 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IntelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Matcher;
     use vigil_core::Ecosystem;
+
+    /// (ids matched, warnings) of one lookup through the persisted matcher.
+    fn lazy_ids(index: &LazyIndex, name: &str, version: &str) -> Vec<String> {
+        let mut ids: Vec<String> = Matcher::lookup(index, &Ecosystem::parse("npm"), name, version)
+            .iter()
+            .map(|m| m.advisory.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn matcher_is_rebuilt_when_missing_damaged_or_stale_and_never_answers_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = IntelStore::new(dir.path());
+        let list = dir.path().join("mine.txt");
+        fs::write(&list, "left-pad@1.3.0\nchalk@5.6.1\n").unwrap();
+        store
+            .import(&list, None, &ImportOptions::default())
+            .unwrap();
+        let fresh = fs::read(store.matcher_path()).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
+        assert_eq!(
+            lazy_ids(&opened.index, "left-pad", "1.3.0"),
+            ["CUSTOM-mine-1"]
+        );
+        // The baseline's chalk advisory and the list's entry, decoded from both places.
+        assert_eq!(
+            lazy_ids(&opened.index, "chalk", "5.6.1").len(),
+            2,
+            "baseline + list"
+        );
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.1").is_empty());
+
+        // Each damage: one warning naming the reason, the right answers, the file repaired.
+        let mut flipped = fresh.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        let mut bad_format = fresh.clone();
+        bad_format[8] = 9;
+        let cases: &[(&str, Option<&[u8]>)] = &[
+            ("missing", None),
+            ("checksum", Some(&flipped)),
+            ("format", Some(&bad_format)),
+            ("truncated", Some(&fresh[..fresh.len() / 2])),
+            ("bad magic", Some(b"junk")),
+        ];
+        for (reason, bytes) in cases {
+            match bytes {
+                None => fs::remove_file(store.matcher_path()).unwrap(),
+                Some(bytes) => fs::write(store.matcher_path(), bytes).unwrap(),
+            }
+            let opened = store.open_matcher().unwrap();
+            assert_eq!(opened.warnings.len(), 1, "{reason}: {:?}", opened.warnings);
+            assert!(opened.warnings[0].contains(reason), "{:?}", opened.warnings);
+            assert_eq!(
+                lazy_ids(&opened.index, "left-pad", "1.3.0"),
+                ["CUSTOM-mine-1"]
+            );
+            assert_eq!(fs::read(store.matcher_path()).unwrap(), fresh, "{reason}");
+            assert!(
+                store.open_matcher().unwrap().warnings.is_empty(),
+                "{reason}"
+            );
+        }
+
+        // Stale: a matcher of other intel is refused by its fingerprint, not believed.
+        fs::write(&list, "left-pad@1.3.1\n").unwrap();
+        store
+            .import(&list, None, &ImportOptions::default())
+            .unwrap();
+        fs::write(store.matcher_path(), &fresh).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert!(
+            opened.warnings[0].contains("out of date"),
+            "{:?}",
+            opened.warnings
+        );
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.0").is_empty());
+        assert_eq!(
+            lazy_ids(&opened.index, "left-pad", "1.3.1"),
+            ["CUSTOM-mine-1"]
+        );
+
+        // A snapshot damaged while a scan runs: the matcher falls back to the full index
+        // (which leaves the damaged source out, with load's warning), once.
+        let state = store.catalog().unwrap().sources[0].clone();
+        let snapshot = store.sources_dir().join(&state.snapshot_file);
+        let good_snapshot = fs::read(&snapshot).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
+        fs::write(&snapshot, b"junk").unwrap();
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.1").is_empty());
+        assert!(opened.index.fell_back());
+        let warnings = opened.index.take_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("full intel"), "{warnings:?}");
+        assert!(warnings[1].contains("not loaded"), "{warnings:?}");
+        assert_eq!(
+            lazy_ids(&opened.index, "debug", "4.4.2").len(),
+            1,
+            "baseline"
+        );
+
+        // Damaged before the scan: rebuilt without the source, and not saved, so the
+        // warning repeats on every scan as long as the damage lasts.
+        let opened = store.open_matcher().unwrap();
+        assert_eq!(opened.warnings.len(), 2, "{:?}", opened.warnings);
+        assert!(lazy_ids(&opened.index, "left-pad", "1.3.1").is_empty());
+        assert_eq!(store.open_matcher().unwrap().warnings.len(), 2);
+        fs::write(&snapshot, good_snapshot).unwrap();
+        let opened = store.open_matcher().unwrap();
+        assert_eq!(
+            lazy_ids(&opened.index, "left-pad", "1.3.1"),
+            ["CUSTOM-mine-1"]
+        );
+    }
 
     #[test]
     fn import_load_show_and_replace_atomically() {

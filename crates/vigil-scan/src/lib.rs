@@ -3,8 +3,8 @@
 //! One-shot scans, the `vigil scan` job: inventory a set of paths (vigil-inventory) and, with
 //! `--processes`, the running processes ([`scan_processes`], on vigil-runtime), merge what both
 //! saw ([`merge_sightings`]), match every component against the intel (vigil-intel's
-//! [`AdvisoryIndex`]), and assemble the [`vigil_report::ScanReport`] every output format
-//! renders.
+//! [`AdvisoryIndex`], or the data directory's persisted [`LazyIndex`]), and assemble the
+//! [`vigil_report::ScanReport`] every output format renders.
 //!
 //! What lives here is the *joining* of those crates, nothing they already own: which packages
 //! are matched, how the two halves of a scan become one inventory (the same component at the
@@ -24,7 +24,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use vigil_core::{Component, Evidence};
-use vigil_intel::{AdvisoryIndex, AdvisoryKind, ImportOptions, IndexBuilder, IntelStore};
+use vigil_intel::{
+    AdvisoryIndex, AdvisoryKind, ImportOptions, IndexBuilder, IntelStore, LazyIndex, Match,
+    MatchGroup, Matcher,
+};
 use vigil_inventory::{FoundPackage, Registry, ScanOptions};
 use vigil_report::{
     AdvisoryRef, ComponentRef, Finding, ProcessRef, Risk, ScanError as ReportError, ScanReport,
@@ -54,11 +57,51 @@ pub enum ScanFailure {
 /// The intel a scan matches against.
 pub struct ScanIntel {
     /// The matcher.
-    pub index: AdvisoryIndex,
+    pub index: ScanIndex,
     /// Where it came from, for the report and the terminal (`baseline`, `data dir …`, files).
     pub sources: Vec<String>,
     /// Problems that did not stop loading (an unreadable source, skipped records).
     pub warnings: Vec<String>,
+}
+
+/// The matcher of a scan: the data directory's persisted matcher when the scan uses only
+/// that (it decodes only the advisories that match, see `vigil_intel::matcher`), else a full
+/// index built for this scan.
+#[derive(Debug)]
+pub enum ScanIndex {
+    /// Built in memory: the baseline alone, or with `--intel` sources.
+    Full(AdvisoryIndex),
+    /// The data directory's `matcher.bin`.
+    Lazy(Box<LazyIndex>),
+}
+
+impl ScanIndex {
+    /// Warnings raised while matching (the persisted matcher falling back to the full
+    /// index), taken once: print them after matching.
+    pub fn take_warnings(&self) -> Vec<String> {
+        match self {
+            ScanIndex::Full(_) => Vec::new(),
+            ScanIndex::Lazy(index) => index.take_warnings(),
+        }
+    }
+}
+
+impl Matcher for ScanIndex {
+    fn lookup(
+        &self,
+        ecosystem: &vigil_core::Ecosystem,
+        name: &str,
+        version: &str,
+    ) -> Vec<Match<'_>> {
+        match self {
+            ScanIndex::Full(index) => index.lookup(ecosystem, name, version),
+            ScanIndex::Lazy(index) => Matcher::lookup(index.as_ref(), ecosystem, name, version),
+        }
+    }
+
+    fn group_matches<'a>(&self, matches: &[Match<'a>]) -> Vec<MatchGroup<'a>> {
+        vigil_intel::index::group_matches(matches)
+    }
 }
 
 /// Loads the intel for a scan: the intel of `data_dir` when it has any (which includes the
@@ -71,6 +114,20 @@ pub fn load_intel(
 ) -> Result<ScanIntel, ScanFailure> {
     let mut sources = vec!["baseline (2025 npm incidents)".to_owned()];
     let mut warnings = Vec::new();
+    if let Some(dir) = data_dir
+        && extra.is_empty()
+        && dir.join("intel").is_dir()
+    {
+        // The common case: no decoding of 33k advisories for a scan that matches a few.
+        let opened = IntelStore::new(dir).open_matcher()?;
+        warnings.extend(opened.warnings);
+        sources.push(format!("data dir {}", dir.display()));
+        return Ok(ScanIntel {
+            index: ScanIndex::Lazy(Box::new(opened.index)),
+            sources,
+            warnings,
+        });
+    }
     let mut builder = IndexBuilder::new();
     let stored = match data_dir {
         Some(dir) if dir.join("intel").is_dir() => {
@@ -105,7 +162,7 @@ pub fn load_intel(
         sources.push(path.display().to_string());
     }
     Ok(ScanIntel {
-        index: builder.build(),
+        index: ScanIndex::Full(builder.build()),
         sources,
         warnings,
     })
@@ -132,14 +189,14 @@ fn is_matchable(sighting: &Sighting) -> bool {
 
 /// Matches every package against `index`: one finding per (alias group, component), carrying
 /// every location of that component and its strongest evidence. O(packages × lookup).
-pub fn match_packages(index: &AdvisoryIndex, packages: &[FoundPackage]) -> Vec<Finding> {
+pub fn match_packages<M: Matcher + ?Sized>(index: &M, packages: &[FoundPackage]) -> Vec<Finding> {
     match_sightings(index, &path_sightings(packages))
 }
 
 /// Matches every sighting against `index`: one finding per (alias group, component), carrying
 /// every location of that component, its strongest evidence and every process that loaded
 /// it. O(sightings × lookup).
-pub fn match_sightings(index: &AdvisoryIndex, sightings: &[Sighting]) -> Vec<Finding> {
+pub fn match_sightings<M: Matcher + ?Sized>(index: &M, sightings: &[Sighting]) -> Vec<Finding> {
     // Group the instances of each component first: the same component at many paths (a
     // monorepo, a hundred workers) is matched once.
     let mut by_component: HashMap<&Component, Vec<&Sighting>> = HashMap::new();

@@ -160,6 +160,11 @@ pub fn run(args: ScanArgs, quiet: bool) -> anyhow::Result<Outcome> {
         errors.extend(scan.errors);
     }
     let findings = vigil_scan::match_sightings(&intel.index, &sightings);
+    if !quiet {
+        for warning in intel.index.take_warnings() {
+            eprintln!("vigil: warning: {}", escape(&warning));
+        }
+    }
     let report = vigil_scan::build_merged_report(
         RunInfo {
             tool: Tool {
