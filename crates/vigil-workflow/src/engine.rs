@@ -119,7 +119,8 @@ pub fn thaw_finding(
     let mut reports = Vec::new();
     for item in items {
         if let Some(result) = &item.result
-            && result.get("mode").and_then(Value::as_str) == Some("freeze")
+            && (result.get("mode").and_then(Value::as_str) == Some("freeze")
+                || result.get("nftables_table").is_some())
         {
             let mut report = crate::action::quarantine::thaw(result, services)?;
             if let Some(obj) = report.as_object_mut() {

@@ -224,3 +224,75 @@ async fn network_mode_emits_a_network_policy() {
     );
     assert_eq!(m["spec"]["policyTypes"], json!(["Egress"]));
 }
+
+/// A process in a cgroup of its own that tries to connect to `port` whenever it reads a line,
+/// and answers `ok` or `blocked`.
+fn connector(port: u16) -> Child {
+    let script = format!(
+        "import socket, sys\nfor _ in sys.stdin:\n    s = socket.socket()\n    s.settimeout(0.5)\n    try:\n        s.connect(('127.0.0.1', {port})); print('ok', flush=True)\n    except OSError:\n        print('blocked', flush=True)\n    s.close()\n"
+    );
+    Command::new("python3")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn try_connect(child: &mut Child, out: &mut impl std::io::BufRead) -> String {
+    use std::io::Write;
+    writeln!(child.stdin.as_mut().unwrap()).unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line.trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_mode_blocks_the_cgroups_traffic_then_thaw_restores_it() {
+    let services = ActionServices::new(env(&[])).unwrap();
+    let root = services.cgroup_root.clone();
+    let nft = Command::new("nft").arg("list").arg("tables").output();
+    // nft resolves cgroup paths under /sys/fs/cgroup only: a hybrid host cannot be tested.
+    if !is_root()
+        || root != Path::new("/sys/fs/cgroup")
+        || !root.join("cgroup.controllers").is_file()
+        || !nft.is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "SKIPPED network_mode_blocks_the_cgroups_traffic_then_thaw_restores_it: needs root, cgroup v2 mounted at /sys/fs/cgroup (found {}) and a working `nft`",
+            root.display()
+        );
+        return;
+    }
+    let dir = root.join(format!("vigiltest-net{}.scope", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let cg = TestCgroup(dir.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut child = connector(port);
+    let pid = child.id();
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    assert_eq!(try_connect(&mut child, &mut out), "ok");
+
+    let start = start_time(Path::new("/proc"), pid as i32);
+    let (outbox, _) = quarantine("network", "", event_for(pid, start)).await;
+    let r = result(&outbox);
+    let table = r["nftables_table"].as_str().unwrap().to_owned();
+    assert!(table.starts_with("vigil_q_"), "{r}");
+    assert_eq!(try_connect(&mut child, &mut out), "blocked");
+    // This test's own process (another cgroup) is not blocked.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    let report = thaw(&r, &services).unwrap();
+    assert_eq!(report["thawed"][0]["nftables_table"], table.as_str());
+    assert_eq!(try_connect(&mut child, &mut out), "ok");
+    let listed = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&table));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(cg);
+}

@@ -4,10 +4,12 @@
 //!   container is frozen through `cgroup.freeze`; otherwise the process gets `SIGSTOP`.
 //! - `mode = "kill"`: `SIGKILL`.
 //! - `mode = "network"`: a Kubernetes `NetworkPolicy` manifest denying all egress for the
-//!   pod's labels (`manifest`, for `kubectl apply -f` or a controller) and, for processes in
-//!   the host's network namespace, an nftables ruleset dropping their cgroup's outbound
-//!   traffic (`nftables`, for `nft -f`). Both are emitted as the task's result, not applied:
-//!   changing a cluster's or host's firewall is left to the operator's tooling.
+//!   pod's labels (`manifest`, for `kubectl apply -f` or a controller: vigil holds no cluster
+//!   credentials) and, for processes in the host's network namespace, an nftables ruleset
+//!   dropping their cgroup's outbound traffic (`nftables`). The ruleset is **applied** with
+//!   `nft -f -` (argv only, the ruleset on stdin; `apply = false` only emits it), in a table of
+//!   its own per finding (`vigil_q_…`), so `--thaw` deletes exactly that table. vigil's own
+//!   cgroup is never blocked.
 //!
 //! Pids come from the event's `process.pids`: numbers, or `{"pid", "start_time"}` objects
 //! (start time in clock ticks since boot, `/proc/PID/stat` field 22, as `vigil-runtime`
@@ -43,6 +45,9 @@ struct Raw {
     require_start_time: bool,
     #[serde(default = "yes")]
     cgroup: bool,
+    /// `network`: apply the nftables ruleset (default) or only emit it.
+    #[serde(default = "yes")]
+    apply: bool,
 }
 
 fn yes() -> bool {
@@ -66,6 +71,7 @@ pub struct Quarantine {
     mode: Mode,
     require_start_time: bool,
     cgroup: bool,
+    apply: bool,
 }
 
 /// A pid from the event, with the start time it had when detected.
@@ -206,6 +212,7 @@ impl Quarantine {
             mode,
             require_start_time: raw.require_start_time,
             cgroup: raw.cgroup,
+            apply: raw.apply,
         })
     }
 
@@ -314,17 +321,25 @@ impl Quarantine {
         services: &ActionServices,
     ) -> Result<Value, ActionError> {
         let policy = network_policy(event, subject);
+        let own_cgroup = cgroup_of(&services.proc_root, "self");
         let mut cgroups = BTreeSet::new();
         for target in target_pids(event) {
             let live = start_time(&services.proc_root, target.pid);
             let verified = live.is_some_and(|have| {
                 same_process(&target, have, &services.proc_root).unwrap_or(!self.require_start_time)
             });
-            if verified && let Some(c) = cgroup_of(&services.proc_root, &target.pid.to_string()) {
+            if verified
+                && let Some(c) = cgroup_of(&services.proc_root, &target.pid.to_string())
+                && own_cgroup.as_ref() != Some(&c)
+            {
                 cgroups.insert(c);
             }
         }
         let nft = nftables_ruleset(&cgroups, subject);
+        let applied = match (&nft, self.apply) {
+            (Some(ruleset), true) => Some(apply_nftables(ruleset, &services.cgroup_root)),
+            _ => None,
+        };
         match (policy, nft) {
             (Err(e), None) => Err(ActionError::permanent(format!(
                 "{}; and no running process with a known cgroup for nftables",
@@ -339,6 +354,20 @@ impl Quarantine {
                 }
                 if let (Some(obj), Some(n)) = (out.as_object_mut(), nft) {
                     obj.insert("nftables".into(), Value::String(n));
+                }
+                match applied {
+                    Some(Ok(())) => {
+                        if let Some(obj) = out.as_object_mut() {
+                            obj.insert(
+                                "nftables_table".into(),
+                                Value::String(nftables_table(subject)),
+                            );
+                        }
+                    }
+                    // Blocking was asked for and did not happen: say so (dead-lettered when it
+                    // cannot work here, retried when it may: a missing `nft`, netlink).
+                    Some(Err(e)) => return Err(e),
+                    None => {}
                 }
                 Ok(out)
             }
@@ -367,6 +396,7 @@ pub fn nftables_ruleset(cgroups: &BTreeSet<String>, subject: &str) -> Option<Str
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .take(64)
         .collect();
+    let table = nftables_table(subject);
     let mut rules = String::new();
     for c in usable {
         let path = c.trim_start_matches('/');
@@ -375,16 +405,93 @@ pub fn nftables_ruleset(cgroups: &BTreeSet<String>, subject: &str) -> Option<Str
             "        socket cgroupv2 level {level} \"{path}\" counter drop comment \"vigil finding {comment}\"\n"
         ));
     }
+    // Declare, delete, define — one atomic `nft -f` transaction that leaves exactly these
+    // rules however often it is loaded (a retried task never stacks a second copy).
     Some(format!(
-        "table inet vigil_quarantine {{\n    chain output {{\n        type filter hook output priority filter; policy accept;\n{rules}    }}\n}}\n"
+        "table inet {table}\ndelete table inet {table}\ntable inet {table} {{\n    chain output {{\n        type filter hook output priority filter; policy accept;\n{rules}    }}\n}}\n"
     ))
 }
 
-/// Undoes a `freeze` result: thaws the cgroups it froze and sends `SIGCONT` to the pids it
-/// stopped (after checking each is still the same process).
+/// The nftables table of one quarantine: `vigil_q_` and the subject's letters, digits and
+/// underscores (an nftables identifier), so each finding's block is removed on its own.
+pub fn nftables_table(subject: &str) -> String {
+    let tail: String = subject
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(48)
+        .collect();
+    format!("vigil_q_{tail}")
+}
+
+/// Is `name` a table this module creates (and may therefore delete)?
+fn is_quarantine_table(name: &str) -> bool {
+    name.strip_prefix("vigil_q_").is_some_and(|tail| {
+        !tail.is_empty()
+            && tail.len() <= 48
+            && tail.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// Runs `nft` with `args` and `stdin` (argv only, never a shell).
+fn run_nft(args: &[&str], stdin: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("nft")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .map_err(|e| format!("nft stdin: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "nft {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Loads a ruleset from [`nftables_ruleset`] (idempotent: it replaces its own table).
+fn apply_nftables(ruleset: &str, cgroup_root: &Path) -> Result<(), ActionError> {
+    // nft resolves `socket cgroupv2` paths under /sys/fs/cgroup only; on a hybrid host
+    // (cgroup v2 at /sys/fs/cgroup/unified) every path would fail to load.
+    if cgroup_root != Path::new("/sys/fs/cgroup") {
+        return Err(ActionError::permanent(format!(
+            "network quarantine: nft matches cgroup v2 paths under /sys/fs/cgroup, and this host \
+             mounts cgroup v2 at {} (a hybrid hierarchy): not applied; use `apply = false` to \
+             only emit the ruleset",
+            cgroup_root.display()
+        )));
+    }
+    run_nft(&["-f", "-"], ruleset).map_err(ActionError::retryable)
+}
+
+/// Undoes a `freeze` result — thaws the cgroups it froze and sends `SIGCONT` to the pids it
+/// stopped (after checking each is still the same process) — or a `network` result that was
+/// applied: deletes its nftables table.
 pub fn thaw(result: &Value, services: &ActionServices) -> Result<Value, ActionError> {
     let mut thawed = Vec::new();
     let mut errors = Vec::new();
+    if let Some(table) = result.get("nftables_table").and_then(Value::as_str) {
+        if !is_quarantine_table(table) {
+            return Err(ActionError::permanent(format!(
+                "thaw: {table:?} is not a vigil quarantine table"
+            )));
+        }
+        return match run_nft(&["delete", "table", "inet", table], "") {
+            Ok(()) => Ok(json!({ "thawed": [{ "nftables_table": table }], "errors": [] })),
+            Err(e) => Err(ActionError::retryable(format!("thaw: {e}"))),
+        };
+    }
     let mut cgroups = BTreeSet::new();
     let actions = result
         .get("actions")
@@ -591,8 +698,24 @@ mod tests {
         let text = nftables_ruleset(&cgroups, "42").unwrap();
         assert!(text.contains("socket cgroupv2 level 2 \"system.slice/evil.service\" counter drop comment \"vigil finding 42\""), "{text}");
         assert!(!text.contains("quote"));
-        assert!(text.starts_with("table inet vigil_quarantine {"));
+        assert!(
+            text.starts_with(
+                "table inet vigil_q_42\ndelete table inet vigil_q_42\ntable inet vigil_q_42 {"
+            ),
+            "{text}"
+        );
         assert_eq!(nftables_ruleset(&BTreeSet::new(), "1"), None);
+        // Table names: identifiers only, and only ours may be deleted by a thaw.
+        assert_eq!(nftables_table("sha256:ab-C; rm"), "vigil_q_sha256_ab_C__rm");
+        for (name, ours) in [
+            ("vigil_q_42", true),
+            ("vigil_q_", false),
+            ("filter", false),
+            ("vigil_q_a;b", false),
+            ("vigil_q_a b", false),
+        ] {
+            assert_eq!(is_quarantine_table(name), ours, "{name}");
+        }
     }
 
     #[test]
