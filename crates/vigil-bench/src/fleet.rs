@@ -225,17 +225,16 @@ impl Host {
     }
 
     /// Adds a malicious package never seen on this host (a planted compromise); `None` when
-    /// the malicious pool is exhausted for it.
+    /// the host has seen every one.
     pub fn plant(&mut self, catalog: &Catalog, rng: &mut Rng) -> Option<Inst> {
-        for _ in 0..50 {
-            let pkg = (catalog.clean + rng.below(catalog.malicious().max(1))) as u32;
-            if (pkg as usize) < catalog.packages.len() && !self.malicious_seen.contains(&pkg) {
-                let inst = Inst { pkg, app: 0 };
-                self.insert(inst, catalog);
-                return Some(inst);
-            }
-        }
-        None
+        let n = catalog.malicious();
+        let start = rng.below(n.max(1));
+        let pkg = (0..n)
+            .map(|k| (catalog.clean + (start + k) % n) as u32)
+            .find(|pkg| !self.malicious_seen.contains(pkg))?;
+        let inst = Inst { pkg, app: 0 };
+        self.insert(inst, catalog);
+        Some(inst)
     }
 
     /// The host's next snapshot, gzip-compressed: `full`, or a `delta` of `change`.
@@ -461,5 +460,98 @@ fn send(client: &Client, post: &Post) -> Sent {
             answer: answer.map_err(|e| e.to_string()),
             retries,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Read;
+
+    use super::*;
+
+    fn catalog() -> Catalog {
+        let pkg = |name: String, version: String| Package {
+            ecosystem: "npm".into(),
+            name,
+            version,
+        };
+        Catalog::new(
+            (0..100)
+                .map(|i| pkg(format!("p{i}"), format!("1.0.{i}")))
+                .collect(),
+            (0..10)
+                .map(|i| pkg(format!("evil{i}"), "6.6.6".into()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn hosts_have_their_size_and_churn_replaces_the_share_asked() {
+        let cat = catalog();
+        // (instances, churn %, instances replaced)
+        for (m, percent, replaced) in [(50, 10.0, 5), (150, 2.0, 3), (10, 0.0, 0), (1, 100.0, 1)] {
+            let mut rng = Rng::new(1);
+            let mut h = Host::generate("h".into(), m, &cat, 0.0, &mut rng);
+            assert_eq!(h.insts.len(), m);
+            assert_eq!(
+                h.insts.iter().collect::<HashSet<_>>().len(),
+                m,
+                "duplicates"
+            );
+            let change = h.churn(percent, &cat, 0.0, &mut rng);
+            assert_eq!(
+                (change.added.len(), change.removed.len()),
+                (replaced, replaced),
+                "{m} {percent}"
+            );
+            assert_eq!(h.insts.len(), m);
+            assert!(h.insts.iter().all(|i| !cat.is_malicious(i.pkg)));
+            assert!(change.added.iter().all(|a| !change.removed.contains(a)));
+        }
+    }
+
+    #[test]
+    fn plants_are_malicious_and_never_repeat_on_a_host() {
+        let cat = catalog();
+        let mut rng = Rng::new(3);
+        let mut h = Host::generate("h".into(), 20, &cat, 0.0, &mut rng);
+        let mut seen = HashSet::new();
+        for _ in 0..10 {
+            let inst = h.plant(&cat, &mut rng).unwrap();
+            assert!(cat.is_malicious(inst.pkg));
+            assert!(seen.insert(inst.pkg));
+        }
+        assert!(
+            h.plant(&cat, &mut rng).is_none(),
+            "the pool of 10 is used up"
+        );
+    }
+
+    #[test]
+    fn snapshots_are_what_the_server_accepts() {
+        let cat = catalog();
+        let mut rng = Rng::new(5);
+        let mut h = Host::generate("web-1".into(), 30, &cat, 0.0, &mut rng);
+        let full = h.snapshot(&cat, None).unwrap();
+        let change = h.churn(10.0, &cat, 0.0, &mut rng);
+        let delta = h.snapshot(&cat, Some(&change)).unwrap();
+        for (body, kind, instances, removed, sequence) in [
+            (full, AgentSnapshotKind::Full, 30, 0, 1),
+            (delta, AgentSnapshotKind::Delta, 3, 3, 2),
+        ] {
+            let mut json = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut json)
+                .unwrap();
+            let parsed = vigil_server::snapshot::parse(&json).unwrap();
+            assert_eq!(parsed.kind, kind);
+            assert_eq!(parsed.sequence, sequence);
+            assert_eq!(
+                (parsed.instances.len(), parsed.removed.instances.len()),
+                (instances, removed)
+            );
+            parsed.into_store().unwrap();
+        }
     }
 }

@@ -445,6 +445,24 @@ fn run_detect(a: &DetectArgs) -> Result<Value> {
             h.remove_package(pkg);
         }
     }
+    // Top the hosts up to their size again with other packages, in a further application root.
+    for h in hosts.iter_mut() {
+        let app = h
+            .insts
+            .iter()
+            .map(|i| i.app)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let mut tries = 0;
+        while h.insts.len() < m && tries < 20 * m {
+            tries += 1;
+            let pkg = rng.below(catalog.clean) as u32;
+            if !targets.iter().any(|&(p, _)| p == pkg) {
+                h.add(Inst { pkg, app }, &catalog);
+            }
+        }
+    }
     for &(pkg, host) in &targets {
         hosts[host].add(Inst { pkg, app: 0 }, &catalog);
     }
