@@ -602,7 +602,10 @@ def server_parts(a, timer, cont, vigil, corpus, scratch, notes):
         cont.begin("vigil up (vigil-bench up)")
         log("vigil-bench up")
         res["up"], res["up_took"], res["up_err"] = run_json(
-            [bench_bin, "up", "--runs", "3"], "vigil-bench-up", timer.logs, 300
+            # The default 60 s interval as root: the plant is seen by the agent's fanotify
+            # watcher (a file closed after writing under [agent] paths), not by a short poll.
+            [bench_bin, "up", "--runs", "3", "--interval", "60s" if os.geteuid() == 0 else "1s"],
+            "vigil-bench-up", timer.logs, 300
         )
         cont.begin("fleet (vigil-bench fleet)")
         log("vigil-bench fleet")
@@ -1720,8 +1723,8 @@ def write_server_sections(w, srv, divan):
     w()
     if up:
         w(
-            "`target/release/vigil-bench up --runs 3`: `vigil up` on a fresh data dir whose local agent watches a tree "
-            f"with two clean npm packages (`[agent] interval = \"{up.get('agent_interval')}\"`); then `debug@4.4.2` "
+            f"`target/release/vigil-bench up --runs 3 --interval {up.get('agent_interval')}`: `vigil up` on a fresh data dir whose local agent watches a tree "
+            f"with two clean npm packages (`[agent] interval = \"{up.get('agent_interval')}\"`: as root the plant is seen by the agent's fanotify watcher, not the interval); then `debug@4.4.2` "
             "(MAL-2025-46974 of the bundled baseline) is planted in the tree, then a custom list naming the installed "
             "`left-pad@1.3.0` is posted to `POST /api/v1/intel`. Times until `GET /api/v1/findings` lists the finding:"
         )
