@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Api, Serve, Sink, vigil};
+use support::{Api, Server, Sink, vigil};
 
 /// The stand-in malicious packages (MAL-2025-*, CWE-506, in the bundled baseline).
 const MALICIOUS: [(&str, &str); 5] = [
@@ -82,7 +82,7 @@ tasks = [{{ name = "notify", action = "webhook", url = "{}" }}]
     )
     .unwrap();
 
-    let mut server = Serve::start(&data, &config);
+    let mut server = Server::serve(&data, &config);
     let token = server
         .token
         .clone()
@@ -120,7 +120,7 @@ tasks = [{{ name = "notify", action = "webhook", url = "{}" }}]
             s.holding, s.raw
         );
         drop(s);
-        server = Serve::start(&data, &config);
+        server = Server::serve(&data, &config);
         assert!(
             server.token.is_none(),
             "a restart mints no second admin token"
@@ -329,7 +329,7 @@ tasks = [{{ name = "freeze", action = "quarantine", mode = "freeze" }}]
     )
     .unwrap();
     let data = dir.path().join("data");
-    let server = Serve::start(&data, &config);
+    let server = Server::serve(&data, &config);
     let token = server.token.clone().unwrap();
     let api = Api::new(&server.base, &token);
     assert!(!state(pid).starts_with('T'), "{}", state(pid));
