@@ -34,11 +34,7 @@ fn agent_packages(agent: usize, sequence: u64) -> Vec<(&'static str, &'static st
         ("lodash", "4.17.21"),
         ("react", "18.3.1"),
     ];
-    POOL.iter()
-        .enumerate()
-        .filter(|(i, _)| !(sequence as usize + agent + i).is_multiple_of(3))
-        .map(|(_, p)| *p)
-        .collect()
+    support::coming_and_going(&POOL, agent, sequence)
 }
 
 fn snapshot(host: &str, sequence: u64, packages: &[(&str, &str)]) -> Value {
@@ -62,9 +58,8 @@ fn two_replicas_three_agents_and_kills_lose_and_duplicate_nothing() {
     };
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start(Duration::ZERO);
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             r#"
 [store]
@@ -84,8 +79,7 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
             store = db.location,
             hook = sink.url,
         ),
-    )
-    .unwrap();
+    );
     let data = [dir.path().join("a"), dir.path().join("b")];
     let a = Server::serve(&data[0], &config);
     let token = a

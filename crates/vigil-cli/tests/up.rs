@@ -36,15 +36,13 @@ fn up_detects_plants_new_intel_acks_and_auto_resolves() {
     let tree = dir.path().join("tree");
     plant(&tree, "left-pad", "1.3.0");
     plant(&tree, "is-even", "1.0.0");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             "[agent]\npaths = [{:?}]\ninterval = \"250ms\"\nhost_name = \"e2e-host\"\n[detection]\ngrace_period = \"1s\"\n",
             tree.display().to_string()
         ),
-    )
-    .unwrap();
+    );
     let data = dir.path().join("data");
     let up = Server::up(&data, &config);
     let token = up
@@ -211,11 +209,7 @@ fn agent_packages(agent: usize, sequence: u64) -> Vec<(&'static str, &'static st
         ("nx", "21.5.0"),
         ("left-pad", "1.3.0"),
     ];
-    POOL.iter()
-        .enumerate()
-        .filter(|(i, _)| !(sequence as usize + agent + i).is_multiple_of(3))
-        .map(|(_, p)| *p)
-        .collect()
+    support::coming_and_going(&POOL, agent, sequence)
 }
 
 fn agent_snapshot(agent: usize, sequence: u64) -> Vec<u8> {
@@ -239,15 +233,13 @@ fn sigkill_during_continuous_ingest_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     plant(&tree, "debug", "4.4.2");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             "[agent]\npaths = [{:?}]\ninterval = \"100ms\"\nhost_name = \"local\"\n",
             tree.display().to_string()
         ),
-    )
-    .unwrap();
+    );
     let data = dir.path().join("data");
     let up = Server::up(&data, &config);
     let token = up.token.clone().unwrap();

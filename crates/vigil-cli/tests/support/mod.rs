@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -447,4 +447,25 @@ impl Agents {
         }
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// Writes `text` as `dir/vigil.toml`; returns its path.
+pub fn write_config(dir: &Path, text: impl AsRef<[u8]>) -> PathBuf {
+    let config = dir.join("vigil.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// The packages of `pool` an agent's host has at `sequence`: each is there in two of every
+/// three snapshots, in a phase of its own per agent and package, so packages come and go.
+pub fn coming_and_going(
+    pool: &[(&'static str, &'static str)],
+    agent: usize,
+    sequence: u64,
+) -> Vec<(&'static str, &'static str)> {
+    pool.iter()
+        .enumerate()
+        .filter(|(i, _)| !(sequence as usize + agent + i).is_multiple_of(3))
+        .map(|(_, p)| *p)
+        .collect()
 }
