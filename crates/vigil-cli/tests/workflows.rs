@@ -45,11 +45,7 @@ fn run_json(args: &[&str]) -> Value {
 #[test]
 fn killing_the_server_mid_delivery_still_delivers_each_finding_exactly_once() {
     for db in common::backends() {
-        let store = match db.kind {
-            common::Kind::Sqlite => String::new(),
-            common::Kind::Postgres => format!("\n[store]\nurl = {:?}\n", db.location),
-        };
-        kill_restart(db.name(), &store);
+        kill_restart(db.name(), &db.store_section());
     }
 }
 

@@ -16,20 +16,10 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use common::{Kind, TestDb};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use vigil_server::config::Config;
 use vigil_server::service::{self, Options, Service};
-
-/// The `[store]` section putting a server on `db`; none for SQLite (the data directory's file
-/// is the SQLite backend).
-fn store_section(db: &TestDb) -> String {
-    match db.kind {
-        Kind::Sqlite => String::new(),
-        Kind::Postgres => format!("\n[store]\nurl = {:?}\n", db.location),
-    }
-}
 
 /// Runs `body(backend name, [store] section)` once per backend, each on a fresh runtime. The
 /// test databases are made and dropped outside the runtime: the store's test helpers use the
@@ -46,7 +36,7 @@ where
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(body(db.name(), store_section(&db)));
+        runtime.block_on(body(db.name(), db.store_section()));
         drop(runtime);
         drop(db);
     }

@@ -163,6 +163,15 @@ impl TestDb {
         }
     }
 
+    /// The `[store]` section of a vigil configuration putting a server on this database;
+    /// empty for SQLite (the data directory's own file is the SQLite backend).
+    pub fn store_section(&self) -> String {
+        match self.kind {
+            Kind::Sqlite => String::new(),
+            Kind::Postgres => format!("\n[store]\nurl = {:?}\n", self.location),
+        }
+    }
+
     /// The SQLite file's directory.
     pub fn dir(&self) -> Option<&std::path::Path> {
         self.dir.as_ref().map(|d| d.path())
