@@ -680,12 +680,18 @@ impl Detector {
             self.intel.set_current(new);
             report
         };
+        self.intel_adopted(&report, started);
+        Ok(report)
+    }
+
+    /// Counts an adoption that changed advisories (a reload, and how long it took since
+    /// `started`) and settles the findings it changed.
+    fn intel_adopted(&self, report: &IntelReport, started: Instant) {
         if report.changed_advisories > 0 {
             self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
             self.metrics.intel_latency.observe(started.elapsed());
         }
         self.settle(&report.findings);
-        Ok(report)
     }
 
     /// On a shared store: publishes `local` sources (see [`intel::publish`]), then builds the
@@ -728,11 +734,7 @@ impl Detector {
             }
             written
         };
-        if report.changed_advisories > 0 {
-            self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
-            self.metrics.intel_latency.observe(started.elapsed());
-        }
-        self.settle(&report.findings);
+        self.intel_adopted(&report, started);
         Ok((report, warnings))
     }
 
