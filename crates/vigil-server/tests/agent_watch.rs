@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -154,6 +154,35 @@ fn start_service(rt: &tokio::runtime::Runtime, data: &Path, config: &str, local:
     .unwrap()
 }
 
+/// What both tests start from: the serial lock, a temporary tree with the app, a runtime.
+struct Setup {
+    _serial: MutexGuard<'static, ()>,
+    dir: tempfile::TempDir,
+    tree: PathBuf,
+    app: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
+/// The [`Setup`], or `None` (with `SKIPPED:` printed) without root or node.
+fn setup() -> Option<Setup> {
+    if skip() {
+        return None;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let app = app(&tree);
+    Some(Setup {
+        _serial,
+        dir,
+        tree,
+        app,
+        rt: runtime(),
+    })
+}
+
 /// `host`'s findings through `service`'s API (`null` while it does not answer).
 fn host_findings(service: &Service, host: &str) -> impl Fn() -> Value + use<> {
     let client = Client::new(
@@ -196,24 +225,16 @@ fn first_pass_then_load(
 
 #[test]
 fn local_agent_reports_a_load_within_a_second() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    let app = app(&tree);
-    let rt = runtime();
+    let Some(setup) = setup() else { return };
+    let (dir, tree, app, rt) = (&setup.dir, &setup.tree, &setup.app, &setup.rt);
     let config = format!(
         "[agent]\npaths = [{:?}]\ninterval = \"60s\"\nprocesses = true\nhost_name = \"watch-local\"\n",
         tree.display().to_string()
     );
-    let service = start_service(&rt, &dir.path().join("data"), &config, true);
+    let service = start_service(rt, &dir.path().join("data"), &config, true);
     let findings = host_findings(&service, "watch-local");
     // The first pass: the path scan finds the stand-in installed.
-    let (node, finding, opened, seen_ms) = first_pass_then_load(&findings, &app, "the first pass");
+    let (node, finding, opened, seen_ms) = first_pass_then_load(&findings, app, "the first pass");
     assert_eq!(finding["vulnerability.kind"], "MALICIOUS", "{finding:#}");
     assert_eq!(finding["host.name"], "watch-local");
     check_latency("local agent, load", &finding, "updated_at", opened, seen_ms);
@@ -252,17 +273,9 @@ fn local_agent_reports_a_load_within_a_second() {
 
 #[test]
 fn remote_agent_sends_the_delta_within_a_second() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    let app = app(&tree);
-    let rt = runtime();
-    let service = start_service(&rt, &dir.path().join("data"), "", false);
+    let Some(setup) = setup() else { return };
+    let (dir, tree, app, rt) = (&setup.dir, &setup.tree, &setup.app, &setup.rt);
+    let service = start_service(rt, &dir.path().join("data"), "", false);
     let ingest = service
         .detector
         .store()
@@ -298,7 +311,7 @@ fn remote_agent_sends_the_delta_within_a_second() {
     };
     let findings = host_findings(&service, "watch-remote");
     let (node, finding, opened, seen_ms) =
-        first_pass_then_load(&findings, &app, "the first snapshot");
+        first_pass_then_load(&findings, app, "the first snapshot");
     check_latency(
         "remote agent, load",
         &finding,
