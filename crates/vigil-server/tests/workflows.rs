@@ -31,11 +31,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for db in common::backends() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = common::runtime();
         runtime.block_on(body(db.name(), db.store_section()));
         drop(runtime);
         drop(db);

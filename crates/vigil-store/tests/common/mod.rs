@@ -18,6 +18,16 @@ use vigil_store::{
     Timestamp,
 };
 
+/// A two-thread runtime with I/O and timers, as the server runs on, for tests that call the
+/// store from async code.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// The default test server: local, trust authentication, database `test`.
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
