@@ -16,12 +16,11 @@ mod common;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Api, Serve, Sink, vigil};
+use support::{Agents, Api, Server, Sink, vigil};
 
 /// Which packages agent `agent`'s host has at `sequence`: two baseline-malicious packages,
 /// `left-pad` (made malicious by the intel uploaded during the run) and clean ones, coming
@@ -35,11 +34,7 @@ fn agent_packages(agent: usize, sequence: u64) -> Vec<(&'static str, &'static st
         ("lodash", "4.17.21"),
         ("react", "18.3.1"),
     ];
-    POOL.iter()
-        .enumerate()
-        .filter(|(i, _)| !(sequence as usize + agent + i).is_multiple_of(3))
-        .map(|(_, p)| *p)
-        .collect()
+    support::coming_and_going(&POOL, agent, sequence)
 }
 
 fn snapshot(host: &str, sequence: u64, packages: &[(&str, &str)]) -> Value {
@@ -63,9 +58,8 @@ fn two_replicas_three_agents_and_kills_lose_and_duplicate_nothing() {
     };
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start(Duration::ZERO);
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             r#"
 [store]
@@ -85,59 +79,35 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
             store = db.location,
             hook = sink.url,
         ),
-    )
-    .unwrap();
+    );
     let data = [dir.path().join("a"), dir.path().join("b")];
-    let a = Serve::start(&data[0], &config);
+    let a = Server::serve(&data[0], &config);
     let token = a
         .token
         .clone()
         .expect("the first replica creates the admin token");
-    let b = Serve::start(&data[1], &config);
+    let b = Server::serve(&data[1], &config);
     assert!(b.token.is_none(), "one admin token per store");
-    let bases = Arc::new(Mutex::new([a.base.clone(), b.base.clone()]));
+    let bases = Arc::new(Mutex::new(vec![a.base.clone(), b.base.clone()]));
     let mut replicas = [a, b];
 
-    let retries = Arc::new(AtomicUsize::new(0));
-    let agents: Vec<_> = (0..AGENTS)
-        .map(|agent| {
-            let bases = Arc::clone(&bases);
-            let retries = Arc::clone(&retries);
-            let token = token.clone();
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap();
-                let deadline = Instant::now() + Duration::from_secs(180);
-                let mut target = agent;
-                for sequence in 1..=SNAPSHOTS {
-                    let body = snapshot(
-                        &format!("agent-{agent}"),
-                        sequence,
-                        &agent_packages(agent, sequence),
-                    )
-                    .to_string();
-                    loop {
-                        assert!(
-                            Instant::now() < deadline,
-                            "agent {agent} stuck at {sequence}"
-                        );
-                        // Round-robin; on failure the other replica gets the re-send.
-                        target += 1;
-                        let url = format!("{}/api/v1/inventory", bases.lock().unwrap()[target % 2]);
-                        let sent = http.post(url).bearer_auth(&token).body(body.clone()).send();
-                        if sent.is_ok_and(|r| r.status().is_success()) {
-                            break;
-                        }
-                        retries.fetch_add(1, Ordering::Relaxed);
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })
-        })
-        .collect();
+    // Round-robin; on failure the other replica gets the re-send.
+    let agents = Agents::start(
+        &bases,
+        &token,
+        AGENTS,
+        SNAPSHOTS,
+        Duration::from_millis(20),
+        |agent, sequence| {
+            snapshot(
+                &format!("agent-{agent}"),
+                sequence,
+                &agent_packages(agent, sequence),
+            )
+            .to_string()
+            .into_bytes()
+        },
+    );
 
     // New intel through replica A while the agents ingest: left-pad 1.3.0 is malicious.
     std::thread::sleep(Duration::from_millis(400));
@@ -166,13 +136,10 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
         let victim = round % 2;
         replicas[victim].sigkill();
         std::thread::sleep(Duration::from_millis(200));
-        replicas[victim] = Serve::start(&data[victim], &config);
+        replicas[victim] = Server::serve(&data[victim], &config);
         bases.lock().unwrap()[victim] = replicas[victim].base.clone();
     }
-    for agent in agents {
-        agent.join().unwrap();
-    }
-    let retries = retries.load(Ordering::Relaxed);
+    let retries = agents.join();
     assert!(retries > 0, "the kills should have interrupted ingest");
 
     // Replica A, restarted after the upload, matches with it too.
@@ -183,50 +150,15 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
     assert_eq!(report["findings"]["created"], 1, "probe-a: {report}");
 
     let store = common::open_at(common::Kind::Postgres, &db.location).unwrap();
-    let baseline = vigil_intel::baseline::index();
-    let npm = vigil_core::Ecosystem::parse("npm");
-    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut expected = support::check_agents(&store, AGENTS, SNAPSHOTS, agent_packages);
+    // left-pad is present in two of every three snapshots, long after the upload.
     for agent in 0..AGENTS {
-        let host_name = format!("agent-{agent}");
-        let host = store.host(&host_name).unwrap().unwrap();
-        assert_eq!(
-            host.last_sequence,
-            Some(SNAPSHOTS),
-            "{host_name}: a snapshot was lost"
-        );
-        let present: BTreeSet<String> = store
-            .instances_on_host(host.id, false)
-            .unwrap()
-            .into_iter()
-            .map(|i| i.component.name.as_str().to_owned())
-            .collect();
-        let last: BTreeSet<String> = agent_packages(agent, SNAPSHOTS)
-            .iter()
-            .map(|(n, _)| (*n).to_owned())
-            .collect();
-        assert_eq!(
-            present, last,
-            "{host_name}: the store is not what the agent last said"
-        );
-        for sequence in 1..=SNAPSHOTS {
-            for (name, version) in agent_packages(agent, sequence) {
-                if !baseline.lookup(&npm, name, version).is_empty() {
-                    expected.insert((host_name.clone(), name.to_owned()));
-                }
-            }
-        }
-        // left-pad is present in two of every three snapshots, long after the upload.
-        expected.insert((host_name, "left-pad".to_owned()));
+        expected.insert((format!("agent-{agent}"), "left-pad".to_owned()));
     }
     expected.insert(("probe-a".into(), "left-pad".into()));
     expected.insert(("probe-b".into(), "left-pad".into()));
 
-    let findings = store
-        .list_findings(&vigil_store::FindingFilter {
-            limit: 10_000,
-            ..Default::default()
-        })
-        .unwrap();
+    let findings = support::all_findings(&store);
     let mut seen: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     for f in &findings {
         *seen
@@ -248,20 +180,7 @@ tasks = [ {{ action = "webhook", url = "{hook}" }} ]
         "one finding per alias group: {seen:?}"
     );
     assert_eq!(by_package, expected, "a finding is missing or unexpected");
-    let events = store
-        .events_since(vigil_store::EventSeq(0), 100_000)
-        .unwrap();
-    for f in &findings {
-        let created = events
-            .iter()
-            .filter(|e| e.finding_id == Some(f.id) && e.event_type == "VULNERABILITY_FINDING")
-            .count();
-        assert_eq!(
-            created, 1,
-            "finding {} has {created} creation events",
-            f.id.0
-        );
-    }
+    let events = support::assert_one_creation_event(&store, &findings);
 
     // Each finding's creation reached the sink under its own idempotency key (repeats of a
     // key are the at-least-once retries of a delivery cut short by a kill).

@@ -5,163 +5,15 @@
 //! under SIGKILL during continuous ingest from several agents.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn vigil() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("vigil"))
-}
-
-/// A running `vigil up`.
-struct Up {
-    child: Child,
-    base: String,
-    token: Option<String>,
-    spawned: Instant,
-    ready_line: Duration,
-}
-
-impl Up {
-    fn start(data: &Path, config: &Path) -> Up {
-        let spawned = Instant::now();
-        let mut child = vigil()
-            .args(["-q", "up", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .arg("--config")
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut base, mut token, mut ready_line) = (None, None, Duration::ZERO);
-        // The banner ends with the curl line.
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if line.contains("ready in") {
-                ready_line = spawned.elapsed();
-            }
-            if let Some(api) = line.trim().strip_prefix("api:") {
-                base = Some(api.trim().to_owned());
-            }
-            if let Some(t) = line.split("stored hashed): ").nth(1) {
-                token = Some(t.trim().to_owned());
-            }
-            if line.contains("curl ") {
-                break;
-            }
-        }
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Up {
-            child,
-            base: base.expect("no api line"),
-            token,
-            spawned,
-            ready_line,
-        }
-    }
-
-    fn sigterm(mut self) -> std::process::ExitStatus {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        self.child.wait().unwrap()
-    }
-
-    fn sigkill(mut self) {
-        self.child.kill().unwrap();
-        let _ = self.child.wait();
-    }
-}
-
-struct Api {
-    http: reqwest::blocking::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    fn new(base: &str, token: &str) -> Api {
-        Api {
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-            base: base.to_owned(),
-            token: token.to_owned(),
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        serde_json::from_str(&r.text().unwrap()).unwrap()
-    }
-
-    fn post(&self, path: &str, body: Vec<u8>, content_type: &str) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .unwrap();
-        let status = r.status();
-        let v: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
-        assert!(status.is_success(), "{path}: {status} {v}");
-        v
-    }
-
-    fn query(&self, q: &str) -> Vec<Value> {
-        let v = self.post(
-            "/api/v1/query",
-            json!({ "query": q }).to_string().into_bytes(),
-            "application/json",
-        );
-        v["records"].as_array().unwrap().clone()
-    }
-
-    fn findings(&self) -> Vec<Value> {
-        self.get("/api/v1/findings")["findings"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    /// Polls until `pred` holds on the findings; returns them and how long it took.
-    fn wait_for(
-        &self,
-        within: Duration,
-        pred: impl Fn(&[Value]) -> bool,
-    ) -> (Vec<Value>, Duration) {
-        let started = Instant::now();
-        loop {
-            let f = self.findings();
-            if pred(&f) {
-                return (f, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < within,
-                "not within {within:?}: {}",
-                Value::Array(f)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+use support::{Agents, Api, Server, vigil};
 
 fn plant(root: &Path, name: &str, version: &str) -> PathBuf {
     let dir = root.join("node_modules").join(name);
@@ -184,17 +36,15 @@ fn up_detects_plants_new_intel_acks_and_auto_resolves() {
     let tree = dir.path().join("tree");
     plant(&tree, "left-pad", "1.3.0");
     plant(&tree, "is-even", "1.0.0");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             "[agent]\npaths = [{:?}]\ninterval = \"250ms\"\nhost_name = \"e2e-host\"\n[detection]\ngrace_period = \"1s\"\n",
             tree.display().to_string()
         ),
-    )
-    .unwrap();
+    );
     let data = dir.path().join("data");
-    let up = Up::start(&data, &config);
+    let up = Server::up(&data, &config);
     let token = up
         .token
         .clone()
@@ -203,7 +53,7 @@ fn up_detects_plants_new_intel_acks_and_auto_resolves() {
     // Ready: the banner, then /healthz.
     let started = Instant::now();
     while api
-        .http
+        .http()
         .get(format!("{}/healthz", up.base))
         .send()
         .map(|r| !r.status().is_success())
@@ -248,7 +98,7 @@ fn up_detects_plants_new_intel_acks_and_auto_resolves() {
 
     // 2. New intel names an installed, clean package: through the API…
     let started = Instant::now();
-    let imported = api.post(
+    let imported = api.post_raw(
         "/api/v1/intel?name=incident-1",
         b"left-pad@1.3.0\n".to_vec(),
         "text/plain",
@@ -359,11 +209,7 @@ fn agent_packages(agent: usize, sequence: u64) -> Vec<(&'static str, &'static st
         ("nx", "21.5.0"),
         ("left-pad", "1.3.0"),
     ];
-    POOL.iter()
-        .enumerate()
-        .filter(|(i, _)| !(sequence as usize + agent + i).is_multiple_of(3))
-        .map(|(_, p)| *p)
-        .collect()
+    support::coming_and_going(&POOL, agent, sequence)
 }
 
 fn agent_snapshot(agent: usize, sequence: u64) -> Vec<u8> {
@@ -387,68 +233,36 @@ fn sigkill_during_continuous_ingest_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     plant(&tree, "debug", "4.4.2");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             "[agent]\npaths = [{:?}]\ninterval = \"100ms\"\nhost_name = \"local\"\n",
             tree.display().to_string()
         ),
-    )
-    .unwrap();
+    );
     let data = dir.path().join("data");
-    let up = Up::start(&data, &config);
+    let up = Server::up(&data, &config);
     let token = up.token.clone().unwrap();
-    let base = Arc::new(Mutex::new(up.base.clone()));
-    let retries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let base = Arc::new(Mutex::new(vec![up.base.clone()]));
     // Agents: each re-sends a snapshot until the server accepts it (200), like a spooling agent.
-    let agents: Vec<_> = (0..AGENTS)
-        .map(|agent| {
-            let base = Arc::clone(&base);
-            let retries = Arc::clone(&retries);
-            let token = token.clone();
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .unwrap();
-                let deadline = Instant::now() + Duration::from_secs(90);
-                for sequence in 1..=SNAPSHOTS {
-                    loop {
-                        assert!(
-                            Instant::now() < deadline,
-                            "agent {agent} stuck at {sequence}"
-                        );
-                        let url = format!("{}/api/v1/inventory", base.lock().unwrap());
-                        let sent = http
-                            .post(url)
-                            .bearer_auth(&token)
-                            .body(agent_snapshot(agent, sequence))
-                            .send();
-                        if sent.is_ok_and(|r| r.status().is_success()) {
-                            break;
-                        }
-                        retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    std::thread::sleep(Duration::from_millis(15));
-                }
-            })
-        })
-        .collect();
+    let agents = Agents::start(
+        &base,
+        &token,
+        AGENTS,
+        SNAPSHOTS,
+        Duration::from_millis(15),
+        agent_snapshot,
+    );
     // Kill the server repeatedly while they ingest, restarting it on the same data directory.
     let mut up = up;
     for round in 0..4 {
         std::thread::sleep(Duration::from_millis(250 + 90 * round));
         up.sigkill();
-        up = Up::start(&data, &config);
+        up = Server::up(&data, &config);
         assert!(up.token.is_none(), "the admin token is created once");
-        *base.lock().unwrap() = up.base.clone();
+        base.lock().unwrap()[0] = up.base.clone();
     }
-    for a in agents {
-        a.join().unwrap();
-    }
-    let retries = retries.load(std::sync::atomic::Ordering::Relaxed);
+    let retries = agents.join();
     assert!(retries > 0, "the kills should have interrupted ingest");
     let api = Api::new(&up.base, &token);
     // The local agent's finding is there too.
@@ -464,44 +278,9 @@ fn sigkill_during_continuous_ingest_loses_and_duplicates_nothing() {
     )
     .unwrap();
     store.integrity_check().unwrap();
-    let index = vigil_intel::baseline::index();
-    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
-    for agent in 0..AGENTS {
-        let host = store.host(&format!("agent-{agent}")).unwrap().unwrap();
-        assert_eq!(
-            host.last_sequence,
-            Some(SNAPSHOTS),
-            "no accepted snapshot lost"
-        );
-        let present: BTreeSet<String> = store
-            .instances_on_host(host.id, false)
-            .unwrap()
-            .into_iter()
-            .map(|i| i.component.name.as_str().to_owned())
-            .collect();
-        let last: BTreeSet<String> = agent_packages(agent, SNAPSHOTS)
-            .iter()
-            .map(|(n, _)| (*n).to_owned())
-            .collect();
-        assert_eq!(present, last);
-        // Every malicious package the agent ever reported has exactly one finding.
-        for sequence in 1..=SNAPSHOTS {
-            for (name, version) in agent_packages(agent, sequence) {
-                if !index
-                    .lookup(&vigil_core::Ecosystem::parse("npm"), name, version)
-                    .is_empty()
-                {
-                    expected.insert((format!("agent-{agent}"), name.to_owned()));
-                }
-            }
-        }
-    }
-    let findings = store
-        .list_findings(&vigil_store::FindingFilter {
-            limit: 10_000,
-            ..Default::default()
-        })
-        .unwrap();
+    // Every malicious package an agent ever reported has exactly one finding.
+    let expected = support::check_agents(&store, AGENTS, SNAPSHOTS, agent_packages);
+    let findings = support::all_findings(&store);
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
     for f in findings
         .iter()
@@ -515,20 +294,7 @@ fn sigkill_during_continuous_ingest_loses_and_duplicates_nothing() {
     let seen: BTreeSet<_> = seen.into_keys().collect();
     assert_eq!(seen, expected, "no finding lost");
     // Each finding has exactly one creation event.
-    let events = store
-        .events_since(vigil_store::EventSeq(0), 100_000)
-        .unwrap();
-    for f in &findings {
-        let created = events
-            .iter()
-            .filter(|e| e.finding_id == Some(f.id) && e.event_type == "VULNERABILITY_FINDING")
-            .count();
-        assert_eq!(
-            created, 1,
-            "finding {} has {created} creation events",
-            f.id.0
-        );
-    }
+    let events = support::assert_one_creation_event(&store, &findings);
     eprintln!(
         "FIGURE crash test: {} SIGKILLs, {} agents x {} snapshots ({retries} re-sends), {} findings, {} events",
         4,

@@ -14,11 +14,12 @@ mod common;
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Api, Serve, Sink, vigil};
+use support::{Api, Server, Sink, vigil};
+use vigil_testkit::standin::{self, Guard};
 
 /// The stand-in malicious packages (MAL-2025-*, CWE-506, in the bundled baseline).
 const MALICIOUS: [(&str, &str); 5] = [
@@ -44,11 +45,7 @@ fn run_json(args: &[&str]) -> Value {
 #[test]
 fn killing_the_server_mid_delivery_still_delivers_each_finding_exactly_once() {
     for db in common::backends() {
-        let store = match db.kind {
-            common::Kind::Sqlite => String::new(),
-            common::Kind::Postgres => format!("\n[store]\nurl = {:?}\n", db.location),
-        };
-        kill_restart(db.name(), &store);
+        kill_restart(db.name(), &db.store_section());
     }
 }
 
@@ -59,11 +56,10 @@ fn kill_restart(backend: &str, store: &str) {
     let sink = Sink::start(hold);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("vigil.toml");
     // A lease shorter than the default so a restarted server takes the killed one's items over
     // within seconds; the task timeout stays above the sink's hold.
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             r#"
 [delivery]
@@ -79,10 +75,9 @@ tasks = [{{ name = "notify", action = "webhook", url = "{}" }}]
 {store}"#,
             sink.url
         ),
-    )
-    .unwrap();
+    );
 
-    let mut server = Serve::start(&data, &config);
+    let mut server = Server::serve(&data, &config);
     let token = server
         .token
         .clone()
@@ -120,7 +115,7 @@ tasks = [{{ name = "notify", action = "webhook", url = "{}" }}]
             s.holding, s.raw
         );
         drop(s);
-        server = Serve::start(&data, &config);
+        server = Server::serve(&data, &config);
         assert!(
             server.token.is_none(),
             "a restart mints no second admin token"
@@ -207,17 +202,6 @@ tasks = [{{ name = "notify", action = "webhook", url = "{}" }}]
     assert!(leases >= raw as u64, "{leases} leases, {raw} requests");
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// `State:` of `/proc/PID/status` (`T` stopped, `S` sleeping, …).
 fn state(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -244,62 +228,35 @@ fn start_time_ms(pid: u32) -> i64 {
     btime * 1000 + ticks * 10
 }
 
-/// A child killed (and continued first, in case it is stopped) when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `node` in an application whose `node_modules` holds a harmless stand-in of chalk@5.6.1;
 /// it requires it, says so, and idles.
 fn node_victim(root: &Path) -> Guard {
     let pkg = root.join("app/node_modules/chalk");
-    std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::write(
-        pkg.join("package.json"),
+    standin::write(
+        &pkg.join("package.json"),
         r#"{"name": "chalk", "version": "5.6.1", "main": "index.js"}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        pkg.join("index.js"),
+    );
+    standin::write(
+        &pkg.join("index.js"),
         "// Harmless stand-in of the compromised chalk@5.6.1.\nmodule.exports = (s) => s;\n",
-    )
-    .unwrap();
-    let mut child = Command::new("node")
-        .current_dir(root.join("app"))
-        .args([
-            "-e",
-            "require('chalk'); console.log('loaded'); setInterval(() => {}, 1000);",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "loaded");
-    Guard(child)
+    );
+    let mut node = Command::new("node");
+    node.current_dir(root.join("app")).args([
+        "-e",
+        "require('chalk'); console.log('loaded'); setInterval(() => {}, 1000);",
+    ]);
+    let (child, lines) = standin::start(node);
+    standin::expect_line(&lines, "loaded", "node");
+    child
 }
 
 #[test]
 fn a_process_that_loaded_a_malicious_package_is_frozen_within_two_seconds_and_thawed() {
-    if !is_root() {
+    if standin::euid() != Some(0) {
         eprintln!("SKIPPED: quarantine needs root");
         return;
     }
-    if Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map_or(true, |s| !s.success())
-    {
+    if !standin::have("node") {
         eprintln!("SKIPPED: no node");
         return;
     }
@@ -310,11 +267,10 @@ fn a_process_that_loaded_a_malicious_package_is_frozen_within_two_seconds_and_th
     // looked. It must be left alone.
     let decoy = Guard(Command::new("sleep").arg("60").spawn().unwrap());
     let decoy_pid = decoy.0.id();
-    let config = dir.path().join("vigil.toml");
     // The default `require_start_time = true`: the finding's event carries the start time
     // the snapshot reported (`process.start_times_ms`), checked against the live process.
-    std::fs::write(
-        &config,
+    let config = support::write_config(
+        dir.path(),
         format!(
             r#"
 [delivery]
@@ -326,10 +282,9 @@ filter = '{CWE_506_NEW}'
 tasks = [{{ name = "freeze", action = "quarantine", mode = "freeze" }}]
 "#
         ),
-    )
-    .unwrap();
+    );
     let data = dir.path().join("data");
-    let server = Serve::start(&data, &config);
+    let server = Server::serve(&data, &config);
     let token = server.token.clone().unwrap();
     let api = Api::new(&server.base, &token);
     assert!(!state(pid).starts_with('T'), "{}", state(pid));

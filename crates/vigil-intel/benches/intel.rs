@@ -112,17 +112,7 @@ fn lookup_lazy(bencher: divan::Bencher) {
         return;
     };
     let lazy = store.open_matcher().expect("opens").index;
-    let mut at = 0usize;
-    const BATCH: usize = 4096;
-    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
-        let mut hits = 0usize;
-        for _ in 0..BATCH {
-            let (eco, name, version) = &w.queries[at];
-            at = (at + 1) % w.queries.len();
-            hits += vigil_intel::Matcher::lookup(&lazy, eco, name, version).len();
-        }
-        hits
-    });
+    lookups(bencher, w, &lazy);
 }
 
 /// xorshift: benches must not depend on a RNG crate's stream.
@@ -204,9 +194,8 @@ fn workload() -> Option<&'static Workload> {
         .as_ref()
 }
 
-#[divan::bench]
-fn lookup(bencher: divan::Bencher) {
-    let Some(w) = workload() else { return };
+/// Runs the workload's queries through `matcher`, a batch per iteration.
+fn lookups(bencher: divan::Bencher, w: &Workload, matcher: &impl vigil_intel::Matcher) {
     let mut at = 0usize;
     const BATCH: usize = 4096;
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
@@ -214,10 +203,16 @@ fn lookup(bencher: divan::Bencher) {
         for _ in 0..BATCH {
             let (eco, name, version) = &w.queries[at];
             at = (at + 1) % w.queries.len();
-            hits += w.index.lookup(eco, name, version).len();
+            hits += matcher.lookup(eco, name, version).len();
         }
         hits
     });
+}
+
+#[divan::bench]
+fn lookup(bencher: divan::Bencher) {
+    let Some(w) = workload() else { return };
+    lookups(bencher, w, &w.index);
 }
 
 #[divan::bench]

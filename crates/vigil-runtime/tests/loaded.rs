@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup should fail loudly
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use vigil_runtime::{
     LoadedVia, OwnerResolver, OwnerSource, ProcfsRoot, loaded_files, loaded_packages,
 };
+use vigil_testkit::standin::{self, Guard, have, write};
 
 fn fixture_proc() -> ProcfsRoot {
     ProcfsRoot::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc"))
@@ -110,46 +111,14 @@ fn vanished_process_is_unreadable_not_a_panic() {
 }
 
 /// A child we started, killed and reaped when dropped (even when the test fails).
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `cmd` and waits for its first stdout line to be `ready`.
-fn start_ready(mut cmd: Command) -> Guard {
-    let mut child = Guard(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "child did not start");
+fn start_ready(cmd: Command) -> Guard {
+    let (child, lines) = standin::start(cmd);
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_default();
+    assert_eq!(first.trim(), "ready", "child did not start");
     child
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
 }
 
 #[test]

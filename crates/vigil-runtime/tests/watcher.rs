@@ -4,40 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup should fail loudly
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::mpsc::TryRecvError;
 use std::time::{Duration, Instant};
 
 use vigil_runtime::{
     LoadedVia, OwnerResolver, OwnerSource, ProcfsRoot, Watcher, loaded_packages, merge_loaded,
 };
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use vigil_testkit::standin::{self, Guard, have, write};
 
 fn watcher_or_skip() -> Option<Watcher> {
     match Watcher::new() {
@@ -51,29 +25,19 @@ fn watcher_or_skip() -> Option<Watcher> {
 
 /// Starts `cmd`, waits for `ready` on stdout, polling the watcher meanwhile so the kernel
 /// queue does not fill.
-fn start_ready(mut cmd: Command, watcher: &mut Watcher) -> Guard {
-    let mut child = Guard(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    });
+fn start_ready(cmd: Command, watcher: &mut Watcher) -> Guard {
+    let (child, lines) = standin::start(cmd);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !reader.is_finished() && Instant::now() < deadline {
-        watcher.poll(Duration::from_millis(50)).unwrap();
-    }
-    assert_eq!(
-        reader.join().unwrap().trim(),
-        "ready",
-        "child did not start"
-    );
+    let first = loop {
+        match lines.try_recv() {
+            Ok(line) => break line,
+            Err(TryRecvError::Empty) if Instant::now() < deadline => {
+                watcher.poll(Duration::from_millis(50)).unwrap();
+            }
+            Err(_) => break String::new(),
+        }
+    };
+    assert_eq!(first.trim(), "ready", "child did not start");
     watcher.poll(Duration::from_millis(100)).unwrap();
     child
 }

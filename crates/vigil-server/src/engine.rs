@@ -47,8 +47,8 @@ use vigil_core::Evidence;
 use vigil_intel::cvss::Rating;
 use vigil_intel::{AdvisoryIndex, AdvisoryKind, MatchGroup};
 use vigil_store::{
-    ComponentId, Entity, FindingFilter, FindingInput, FindingRecord, FindingStatus, InstanceRecord,
-    PackageKey, Snapshot, Store, StoreError, Timestamp, WriteTx,
+    ComponentId, Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus,
+    InstanceRecord, PackageKey, Snapshot, Store, StoreError, Timestamp, WriteTx,
 };
 use vigil_workflow::WorkflowSet;
 
@@ -92,6 +92,20 @@ pub struct FindingChanges {
     pub events: usize,
     /// Workflow tasks enqueued.
     pub enqueued: usize,
+}
+
+impl FindingChanges {
+    /// Counts a status change [`Detector::change_status`] made: the re-open or resolve, its
+    /// event and the workflow tasks it enqueued.
+    fn status_changed(&mut self, to: FindingStatus, enqueued: usize) {
+        if to == FindingStatus::Resolved {
+            self.resolved += 1;
+        } else {
+            self.reopened += 1;
+        }
+        self.events += 1;
+        self.enqueued += enqueued;
+    }
 }
 
 /// What ingesting one snapshot did.
@@ -471,24 +485,15 @@ impl Detector {
                 changes.events += 1;
                 changes.enqueued += emitted.enqueued;
             } else if target.came_back && finding.status == FindingStatus::Resolved {
-                if let Some(change) =
-                    tx.set_finding_status(finding.id, FindingStatus::New, None, now)?
-                {
-                    let emitted = emit(
-                        tx,
-                        &self.workflows,
-                        &change.finding,
-                        &description,
-                        STATUS_CHANGED,
-                        &Transition {
-                            previous: Some(change.previous),
-                            reason: Some("component is back"),
-                        },
-                        now,
-                    )?;
-                    changes.reopened += 1;
-                    changes.events += 1;
-                    changes.enqueued += emitted.enqueued;
+                if let Some(enqueued) = self.change_status(
+                    tx,
+                    finding.id,
+                    FindingStatus::New,
+                    &description,
+                    "component is back",
+                    now,
+                )? {
+                    changes.status_changed(FindingStatus::New, enqueued);
                 }
             } else if existing.is_some_and(|before| {
                 before.updated_at != finding.updated_at || before.aliases != finding.aliases
@@ -497,6 +502,36 @@ impl Detector {
             }
         }
         Ok(())
+    }
+
+    /// Moves finding `id` to `to` in `tx` and emits its status-change event with `reason`.
+    /// Returns the workflow tasks enqueued, or `None` when the finding is gone. Detection's
+    /// re-opens and resolves all go through here so each carries the same event.
+    fn change_status(
+        &self,
+        tx: &mut WriteTx<'_>,
+        id: FindingId,
+        to: FindingStatus,
+        description: &Description,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Option<usize>, StoreError> {
+        let Some(change) = tx.set_finding_status(id, to, None, now)? else {
+            return Ok(None);
+        };
+        let emitted = emit(
+            tx,
+            &self.workflows,
+            &change.finding,
+            description,
+            STATUS_CHANGED,
+            &Transition {
+                previous: Some(change.previous),
+                reason: Some(reason),
+            },
+            now,
+        )?;
+        Ok(Some(emitted.enqueued))
     }
 
     /// Matches the present instances of `keys` again against `index`, in `tx`.
@@ -563,26 +598,16 @@ impl Detector {
                 continue;
             }
             let description = describe_with(|id| tx.advisory(id), &finding)?;
-            let Some(change) =
-                tx.set_finding_status(finding.id, FindingStatus::Resolved, None, now)?
-            else {
-                continue;
-            };
-            let emitted = emit(
+            if let Some(enqueued) = self.change_status(
                 tx,
-                &self.workflows,
-                &change.finding,
+                finding.id,
+                FindingStatus::Resolved,
                 &description,
-                STATUS_CHANGED,
-                &Transition {
-                    previous: Some(change.previous),
-                    reason: Some("the advisory was withdrawn or no longer covers this version"),
-                },
+                "the advisory was withdrawn or no longer covers this version",
                 now,
-            )?;
-            changes.resolved += 1;
-            changes.events += 1;
-            changes.enqueued += emitted.enqueued;
+            )? {
+                changes.status_changed(FindingStatus::Resolved, enqueued);
+            }
         }
         Ok(())
     }
@@ -655,12 +680,18 @@ impl Detector {
             self.intel.set_current(new);
             report
         };
+        self.intel_adopted(&report, started);
+        Ok(report)
+    }
+
+    /// Counts an adoption that changed advisories (a reload, and how long it took since
+    /// `started`) and settles the findings it changed.
+    fn intel_adopted(&self, report: &IntelReport, started: Instant) {
         if report.changed_advisories > 0 {
             self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
             self.metrics.intel_latency.observe(started.elapsed());
         }
         self.settle(&report.findings);
-        Ok(report)
     }
 
     /// On a shared store: publishes `local` sources (see [`intel::publish`]), then builds the
@@ -703,11 +734,7 @@ impl Detector {
             }
             written
         };
-        if report.changed_advisories > 0 {
-            self.metrics.intel_reloads.fetch_add(1, Ordering::Relaxed);
-            self.metrics.intel_latency.observe(started.elapsed());
-        }
-        self.settle(&report.findings);
+        self.intel_adopted(&report, started);
         Ok((report, warnings))
     }
 
@@ -808,29 +835,17 @@ impl Detector {
                 {
                     return Ok(None);
                 }
-                let Some(change) =
-                    tx.set_finding_status(candidate.id, FindingStatus::Resolved, None, now)?
-                else {
-                    return Ok(None);
-                };
-                let emitted = emit(
+                self.change_status(
                     tx,
-                    &self.workflows,
-                    &change.finding,
+                    candidate.id,
+                    FindingStatus::Resolved,
                     &description,
-                    STATUS_CHANGED,
-                    &Transition {
-                        previous: Some(change.previous),
-                        reason: Some(&reason),
-                    },
+                    &reason,
                     now,
-                )?;
-                Ok(Some(emitted.enqueued))
+                )
             })?;
             if let Some(enqueued) = done {
-                changes.resolved += 1;
-                changes.events += 1;
-                changes.enqueued += enqueued;
+                changes.status_changed(FindingStatus::Resolved, enqueued);
             }
         }
         drop(_one_at_a_time);

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -154,10 +154,19 @@ fn start_service(rt: &tokio::runtime::Runtime, data: &Path, config: &str, local:
     .unwrap()
 }
 
-#[test]
-fn local_agent_reports_a_load_within_a_second() {
+/// What both tests start from: the serial lock, a temporary tree with the app, a runtime.
+struct Setup {
+    _serial: MutexGuard<'static, ()>,
+    dir: tempfile::TempDir,
+    tree: PathBuf,
+    app: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
+/// The [`Setup`], or `None` (with `SKIPPED:` printed) without root or node.
+fn setup() -> Option<Setup> {
     if skip() {
-        return;
+        return None;
     }
     let _serial = SERIAL
         .lock()
@@ -165,27 +174,42 @@ fn local_agent_reports_a_load_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     let app = app(&tree);
-    let rt = runtime();
-    let config = format!(
-        "[agent]\npaths = [{:?}]\ninterval = \"60s\"\nprocesses = true\nhost_name = \"watch-local\"\n",
-        tree.display().to_string()
-    );
-    let service = start_service(&rt, &dir.path().join("data"), &config, true);
+    Some(Setup {
+        _serial,
+        dir,
+        tree,
+        app,
+        rt: runtime(),
+    })
+}
+
+/// `host`'s findings through `service`'s API (`null` while it does not answer).
+fn host_findings(service: &Service, host: &str) -> impl Fn() -> Value + use<> {
     let client = Client::new(
         &format!("http://{}", service.listen),
         service.admin_token.clone(),
     )
     .unwrap();
-    let findings = || {
+    let host = host.to_owned();
+    move || {
         client
-            .findings(&[("host", "watch-local".to_owned())])
+            .findings(&[("host", host.clone())])
             .unwrap_or(Value::Null)
-    };
-    // The first pass: the path scan finds the stand-in installed.
-    let first = poll(Duration::from_secs(60), findings, is_debug);
-    assert!(first.is_some(), "no finding after the first pass");
+    }
+}
 
-    let (node, pid, opened) = start_node(&app);
+/// Waits for the first pass to find the stand-in installed (`pass` names it in the failure),
+/// then starts node on `app` and waits for the `LOADED` finding with its pid. Returns node,
+/// that finding, and [`check_latency`]'s `opened` and `seen_ms`.
+fn first_pass_then_load(
+    findings: &impl Fn() -> Value,
+    app: &Path,
+    pass: &str,
+) -> (Guard, Value, i64, i64) {
+    let first = poll(Duration::from_secs(60), findings, is_debug);
+    assert!(first.is_some(), "no finding after {pass}");
+
+    let (node, pid, opened) = start_node(app);
     let found = poll(Duration::from_secs(10), findings, |f| {
         is_debug(f) && loaded_by(f, pid)
     });
@@ -196,6 +220,21 @@ fn local_agent_reports_a_load_within_a_second() {
         )
     });
     let seen_ms = now_ms() - i64::try_from(seen.elapsed().as_millis()).unwrap();
+    (node, finding, opened, seen_ms)
+}
+
+#[test]
+fn local_agent_reports_a_load_within_a_second() {
+    let Some(setup) = setup() else { return };
+    let (dir, tree, app, rt) = (&setup.dir, &setup.tree, &setup.app, &setup.rt);
+    let config = format!(
+        "[agent]\npaths = [{:?}]\ninterval = \"60s\"\nprocesses = true\nhost_name = \"watch-local\"\n",
+        tree.display().to_string()
+    );
+    let service = start_service(rt, &dir.path().join("data"), &config, true);
+    let findings = host_findings(&service, "watch-local");
+    // The first pass: the path scan finds the stand-in installed.
+    let (node, finding, opened, seen_ms) = first_pass_then_load(&findings, app, "the first pass");
     assert_eq!(finding["vulnerability.kind"], "MALICIOUS", "{finding:#}");
     assert_eq!(finding["host.name"], "watch-local");
     check_latency("local agent, load", &finding, "updated_at", opened, seen_ms);
@@ -217,7 +256,7 @@ fn local_agent_reports_a_load_within_a_second() {
         .unwrap();
     assert!(copied.success());
     let is_chalk = |f: &Value| f["component.name"] == "chalk" && f["component.version"] == "5.6.1";
-    let (finding, seen) = poll(Duration::from_secs(10), findings, is_chalk)
+    let (finding, seen) = poll(Duration::from_secs(10), &findings, is_chalk)
         .unwrap_or_else(|| panic!("no chalk finding within 10 s: {:#}", findings()));
     let seen_ms = now_ms() - i64::try_from(seen.elapsed().as_millis()).unwrap();
     assert_eq!(finding["evidence"], "INSTALLED", "{finding:#}");
@@ -234,17 +273,9 @@ fn local_agent_reports_a_load_within_a_second() {
 
 #[test]
 fn remote_agent_sends_the_delta_within_a_second() {
-    if skip() {
-        return;
-    }
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    let app = app(&tree);
-    let rt = runtime();
-    let service = start_service(&rt, &dir.path().join("data"), "", false);
+    let Some(setup) = setup() else { return };
+    let (dir, tree, app, rt) = (&setup.dir, &setup.tree, &setup.app, &setup.rt);
+    let service = start_service(rt, &dir.path().join("data"), "", false);
     let ingest = service
         .detector
         .store()
@@ -278,30 +309,9 @@ fn remote_agent_sends_the_delta_within_a_second() {
             agent.run(&stop, &|line| eprintln!("vigil: {line}"));
         })
     };
-    let client = Client::new(
-        &format!("http://{}", service.listen),
-        service.admin_token.clone(),
-    )
-    .unwrap();
-    let findings = || {
-        client
-            .findings(&[("host", "watch-remote".to_owned())])
-            .unwrap_or(Value::Null)
-    };
-    let first = poll(Duration::from_secs(60), findings, is_debug);
-    assert!(first.is_some(), "no finding after the first snapshot");
-
-    let (node, pid, opened) = start_node(&app);
-    let found = poll(Duration::from_secs(10), findings, |f| {
-        is_debug(f) && loaded_by(f, pid)
-    });
-    let (finding, seen) = found.unwrap_or_else(|| {
-        panic!(
-            "no LOADED finding with pid {pid} within 10 s: {:#}",
-            findings()
-        )
-    });
-    let seen_ms = now_ms() - i64::try_from(seen.elapsed().as_millis()).unwrap();
+    let findings = host_findings(&service, "watch-remote");
+    let (node, finding, opened, seen_ms) =
+        first_pass_then_load(&findings, app, "the first snapshot");
     check_latency(
         "remote agent, load",
         &finding,

@@ -16,20 +16,10 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use common::{Kind, TestDb};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use vigil_server::config::Config;
 use vigil_server::service::{self, Options, Service};
-
-/// The `[store]` section putting a server on `db`; none for SQLite (the data directory's file
-/// is the SQLite backend).
-fn store_section(db: &TestDb) -> String {
-    match db.kind {
-        Kind::Sqlite => String::new(),
-        Kind::Postgres => format!("\n[store]\nurl = {:?}\n", db.location),
-    }
-}
 
 /// Runs `body(backend name, [store] section)` once per backend, each on a fresh runtime. The
 /// test databases are made and dropped outside the runtime: the store's test helpers use the
@@ -41,12 +31,8 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for db in common::backends() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(body(db.name(), store_section(&db)));
+        let runtime = common::runtime();
+        runtime.block_on(body(db.name(), db.store_section()));
         drop(runtime);
         drop(db);
     }
@@ -116,6 +102,48 @@ fn snapshot(sequence: u64) -> String {
     .to_string()
 }
 
+/// The `malicious-package` workflow (new CWE-506 findings) running `tasks` (a TOML array).
+fn workflow(tasks: &str) -> String {
+    format!(
+        r#"
+[[workflows]]
+name = "malicious-package"
+filter = '{MALICIOUS_FILTER}'
+tasks = {tasks}
+"#
+    )
+}
+
+/// POSTs snapshot `sequence` to the server at `base`; whether it was accepted.
+async fn send_snapshot(http: &reqwest::Client, base: &str, token: &str, sequence: u64) -> bool {
+    http.post(format!("{base}/api/v1/inventory"))
+        .bearer_auth(token)
+        .body(snapshot(sequence))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// The sink's next delivery, within 5 s (`what` names it in the failure).
+async fn next_delivery(rx: &mut mpsc::UnboundedReceiver<Received>, what: &str) -> Received {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{what} not delivered within 5 s"))
+        .unwrap()
+}
+
+/// Asserts the sink receives nothing more within `quiet`.
+async fn no_second_delivery(
+    rx: &mut mpsc::UnboundedReceiver<Received>,
+    quiet: Duration,
+    backend: &str,
+) {
+    assert!(
+        tokio::time::timeout(quiet, rx.recv()).await.is_err(),
+        "{backend}: delivered twice"
+    );
+}
+
 const MALICIOUS_FILTER: &str = r#"event.type == "VULNERABILITY_FINDING" and in("CWE-506", vulnerability.references.cwe) and finding.status == "NEW""#;
 
 #[test]
@@ -127,36 +155,26 @@ fn a_finding_reaches_the_webhook_about_a_second_or_less_after_its_snapshot() {
             &store,
             dir.path(),
             &format!(
-                r#"
-[[workflows]]
-name = "malicious-package"
-filter = '{MALICIOUS_FILTER}'
-tasks = [
-  {{ action = "ownership" }},
-  {{ action = "webhook", url = "http://{sink_addr}/hook" }},
-]
+                r#"{}
 [[owners]]
 team = "payments"
 match = 'startsWith(host.name, "pay-")'
-"#
+"#,
+                workflow(&format!(
+                    r#"[
+  {{ action = "ownership" }},
+  {{ action = "webhook", url = "http://{sink_addr}/hook" }},
+]"#
+                ))
             ),
         )
         .await;
         let token = service.admin_token.clone().unwrap();
         let http = reqwest::Client::new();
+        let base = format!("http://{}", service.listen);
         let sent = Instant::now();
-        let r = http
-            .post(format!("http://{}/api/v1/inventory", service.listen))
-            .bearer_auth(&token)
-            .body(snapshot(1))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{backend}");
-        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{backend}: webhook not delivered within 5 s"))
-            .unwrap();
+        assert!(send_snapshot(&http, &base, &token, 1).await, "{backend}");
+        let got = next_delivery(&mut rx, &format!("{backend}: webhook")).await;
         let latency = got.at.duration_since(sent);
         eprintln!(
             "FIGURE {backend}: snapshot sent → webhook delivered: {} ms",
@@ -174,19 +192,12 @@ match = 'startsWith(host.name, "pay-")'
 
         // The same finding seen again notifies nobody twice.
         for sequence in 2..4 {
-            http.post(format!("http://{}/api/v1/inventory", service.listen))
-                .bearer_auth(&token)
-                .body(snapshot(sequence))
-                .send()
-                .await
-                .unwrap();
+            assert!(
+                send_snapshot(&http, &base, &token, sequence).await,
+                "{backend}"
+            );
         }
-        assert!(
-            tokio::time::timeout(Duration::from_millis(800), rx.recv())
-                .await
-                .is_err(),
-            "{backend}: delivered twice"
-        );
+        no_second_delivery(&mut rx, Duration::from_millis(800), backend).await;
         let counts = {
             let store = Arc::clone(service.detector.store());
             tokio::task::spawn_blocking(move || store.outbox_counts().unwrap())
@@ -203,32 +214,33 @@ match = 'startsWith(host.name, "pay-")'
     });
 }
 
-/// GET with the admin token; (status, body).
-async fn get(http: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
-    let r = http
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+/// `method path` with the admin token (a POST carries an empty JSON object); (status, body).
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, Value) {
+    let mut request = http
+        .request(method.clone(), format!("{base}{path}"))
+        .bearer_auth(token);
+    if method == reqwest::Method::POST {
+        request = request.body("{}");
+    }
+    let r = request.send().await.unwrap();
     (
         r.status().as_u16(),
         serde_json::from_str(&r.text().await.unwrap()).unwrap(),
     )
 }
 
+async fn get(http: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
+    call(http, base, token, reqwest::Method::GET, path).await
+}
+
 async fn send_post(http: &reqwest::Client, base: &str, token: &str, path: &str) -> (u16, Value) {
-    let r = http
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    (
-        r.status().as_u16(),
-        serde_json::from_str(&r.text().await.unwrap()).unwrap(),
-    )
+    call(http, base, token, reqwest::Method::POST, path).await
 }
 
 #[test]
@@ -240,27 +252,15 @@ fn a_refused_delivery_is_a_dead_letter_the_runs_api_lists_and_retry_delivers() {
         let service = start(
             &store,
             dir.path(),
-            &format!(
-                r#"
-[[workflows]]
-name = "malicious-package"
-filter = '{MALICIOUS_FILTER}'
-tasks = [{{ name = "notify", action = "webhook", url = "http://{sink_addr}/hook" }}]
-"#
-            ),
+            &workflow(&format!(
+                r#"[{{ name = "notify", action = "webhook", url = "http://{sink_addr}/hook" }}]"#
+            )),
         )
         .await;
         let token = service.admin_token.clone().unwrap();
         let base = format!("http://{}", service.listen);
         let http = reqwest::Client::new();
-        let r = http
-            .post(format!("{base}/api/v1/inventory"))
-            .bearer_auth(&token)
-            .body(snapshot(1))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{backend}");
+        assert!(send_snapshot(&http, &base, &token, 1).await, "{backend}");
 
         // The refusal dead-letters the run at once (400 is permanent).
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -342,10 +342,7 @@ tasks = [{{ name = "notify", action = "webhook", url = "http://{sink_addr}/hook"
             (Some("pending"), Some(0)),
             "{backend}"
         );
-        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{backend}: retried run not delivered within 5 s"))
-            .unwrap();
+        let got = next_delivery(&mut rx, &format!("{backend}: retried run")).await;
         assert_eq!(
             got.key,
             format!("{finding}/malicious-package/notify"),
@@ -376,12 +373,7 @@ tasks = [{{ name = "notify", action = "webhook", url = "http://{sink_addr}/hook"
         )
         .await;
         assert_eq!(status, 409, "{backend}: {body}");
-        assert!(
-            tokio::time::timeout(Duration::from_millis(700), rx.recv())
-                .await
-                .is_err(),
-            "{backend}: delivered twice"
-        );
+        no_second_delivery(&mut rx, Duration::from_millis(700), backend).await;
         service.shutdown();
         service.wait().await;
     });

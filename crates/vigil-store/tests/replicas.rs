@@ -412,11 +412,7 @@ fn events_appended_by_replicas_are_read_without_gaps() {
 #[test]
 fn the_store_works_from_an_async_runtimes_blocking_threads() {
     for db in common::backends() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = common::runtime();
         let store = Arc::new(db.open());
         let hosts = runtime.block_on(async {
             let tasks: Vec<_> = (0..8)

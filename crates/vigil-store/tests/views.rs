@@ -4,13 +4,15 @@
 //! queries compiled by vigil-query run on real store data and agree.
 
 mod common;
+#[path = "support/run_query.rs"]
+mod run_query;
 
 use common::{at, full, instance};
+use run_query::run_query;
 use serde_json::{Map, json};
 use vigil_query::catalog;
-use vigil_query::sql::{CompileOptions, Dialect as QueryDialect, SqlParam, compile};
 use vigil_store::{
-    ContainerInfo, Dialect, Entity, EventInput, FindingInput, FindingStatus, SqlValue, Store,
+    ContainerInfo, Entity, EventInput, FindingInput, FindingStatus, SqlValue, Store,
 };
 
 const CONTRACT: &[(&str, &[&str])] = &[
@@ -318,49 +320,7 @@ const QUERIES: &[&str] = &[
 ];
 
 fn run(store: &Store, query: &str) -> serde_json::Value {
-    let plan = vigil_query::prepare(query).unwrap_or_else(|e| panic!("{query}: {e:?}"));
-    let dialect = match store.dialect() {
-        Dialect::Sqlite => QueryDialect::Sqlite,
-        Dialect::Postgres => QueryDialect::Postgres,
-    };
-    let options = CompileOptions {
-        dialect,
-        now: at(30).unix_nanos(),
-        default_limit: 1000,
-    };
-    let compiled = compile(&plan, &options).expect("compiles");
-    let params: Vec<SqlValue> = compiled
-        .params
-        .iter()
-        .map(|p| match p {
-            SqlParam::Integer(n) => SqlValue::Integer(*n),
-            SqlParam::Real(x) => SqlValue::Real(*x),
-            SqlParam::Text(s) => SqlValue::Text(s.clone()),
-            SqlParam::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        })
-        .collect();
-    let rows = store
-        .query(&compiled.sql, &params, 10_000)
-        .unwrap_or_else(|e| panic!("{query}: {e}\n{}", compiled.sql));
-    let rows = rows
-        .rows
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|cell| match cell {
-                    SqlValue::Null => vigil_query::SqlValue::Null,
-                    SqlValue::Integer(n) => vigil_query::SqlValue::Integer(n),
-                    SqlValue::Real(x) => vigil_query::SqlValue::Real(x),
-                    SqlValue::Text(t) => vigil_query::SqlValue::Text(t),
-                    SqlValue::Blob(b) => panic!("{query}: blob {b:?}"),
-                })
-                .collect()
-        })
-        .collect();
-    compiled
-        .decode(rows)
-        .unwrap_or_else(|e| panic!("{query}: {e:?}"))
-        .to_json()
+    run_query(store, query, at(30).unix_nanos(), 10_000).to_json()
 }
 
 #[test]

@@ -2,17 +2,17 @@
 //! directory or a server. Status changes append their security event and trigger the
 //! configuration's workflows exactly as the API does.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use vigil_server::api::finding_json;
 use vigil_server::lifecycle::{Lifecycle, LifecycleError, StatusAction, describe_from_store};
 use vigil_server::outbox::StoreOutbox;
 use vigil_store::{FindingFilter, FindingId, FindingStatus, Timestamp};
 
-use super::target::{Target, TargetArgs, report_client_error};
+use super::target::{Format, Target, TargetArgs, input_error, report_client_error};
 use crate::Outcome;
 use crate::terminal::escape;
 
@@ -64,17 +64,6 @@ enum FindingsCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
-
-fn input_error(message: &str) -> anyhow::Result<Outcome> {
-    eprintln!("vigil: {}", escape(message));
-    Ok(Outcome::InputError)
-}
-
 pub fn run(args: FindingsArgs) -> anyhow::Result<Outcome> {
     let target = match args.target.open() {
         Ok(t) => t,
@@ -98,51 +87,36 @@ pub fn run(args: FindingsArgs) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            let findings: Vec<Value> = match target {
-                Target::Local { store, .. } => {
+            super::target::list(
+                target,
+                "findings",
+                format,
+                |store, _| {
                     let list = store.list_findings(&FindingFilter {
-                        statuses,
-                        host_name: host,
+                        statuses: statuses.clone(),
+                        host_name: host.clone(),
                         limit,
                         ..FindingFilter::default()
                     })?;
                     let mut out = Vec::with_capacity(list.len());
                     for f in &list {
-                        out.push(finding_json(f, &describe_from_store(&store, f)?));
+                        out.push(finding_json(f, &describe_from_store(store, f)?));
                     }
-                    out
-                }
-                Target::Remote(client) => {
+                    Ok(out)
+                },
+                |client| {
                     let mut params = vec![("limit", limit.to_string())];
                     if !statuses.is_empty() {
                         let s: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
                         params.push(("status", s.join(",")));
                     }
-                    if let Some(h) = host {
-                        params.push(("host", h));
+                    if let Some(h) = &host {
+                        params.push(("host", h.clone()));
                     }
-                    match client.findings(&params) {
-                        Ok(v) => v
-                            .get("findings")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default(),
-                        Err(e) => return report_client_error(&e),
-                    }
-                }
-            };
-            let stdout = io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            match format {
-                Format::Json => writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "findings": findings }))?
-                )?,
-                Format::Table => write_table(&findings, &mut out)?,
-            }
-            out.flush()?;
-            Ok(Outcome::Clean)
+                    client.findings(&params)
+                },
+                write_table,
+            )
         }
         FindingsCommand::Ack { id } => change(target, &id, StatusAction::Acknowledge, false),
         FindingsCommand::Resolve { id, thaw } => change(target, &id, StatusAction::Resolve, thaw),

@@ -2,10 +2,12 @@
 //! running server if there is one), a store named by `--store` / `[store] url` (PostgreSQL
 //! shared with the servers), or a server (`--server URL --token T`).
 
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde_json::Value;
 use vigil_server::client::{Client, ClientError};
 use vigil_server::config::Config;
 use vigil_store::{OpenOptions, Store};
@@ -123,4 +125,55 @@ pub fn report_client_error(e: &ClientError) -> anyhow::Result<crate::Outcome> {
         }
         other => Err(anyhow::anyhow!("{other}")),
     }
+}
+
+/// How `findings list` and `workflows runs` print their rows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Prints `message` (escaped: it may quote input) as an input error (exit 2).
+pub fn input_error(message: &str) -> anyhow::Result<crate::Outcome> {
+    eprintln!("vigil: {}", escape(message));
+    Ok(crate::Outcome::InputError)
+}
+
+/// The listing plumbing `findings list` and `workflows runs` share: the rows from the store
+/// (`local`) or from the server (`remote`, its answer's array `key`), printed as
+/// `{"key": [...]}` JSON or as the command's `table`.
+pub fn list<W>(
+    target: Target,
+    key: &str,
+    format: Format,
+    local: impl FnOnce(&Arc<Store>, &Config) -> anyhow::Result<Vec<Value>>,
+    remote: impl FnOnce(&Client) -> Result<Value, ClientError>,
+    table: W,
+) -> anyhow::Result<crate::Outcome>
+where
+    W: FnOnce(&[Value], &mut BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
+{
+    let rows: Vec<Value> = match target {
+        Target::Local { store, config } => local(&store, &config)?,
+        Target::Remote(client) => match remote(&client) {
+            Ok(v) => v
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            Err(e) => return report_client_error(&e),
+        },
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    match format {
+        Format::Json => {
+            let mut doc = serde_json::Map::new();
+            doc.insert(key.to_owned(), Value::Array(rows));
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Format::Table => table(&rows, &mut out)?,
+    }
+    out.flush()?;
+    Ok(crate::Outcome::Clean)
 }

@@ -2,15 +2,15 @@
 //! what is pending, what was dead-lettered and why — and putting a dead run back in the queue
 //! once its sink is fixed. On a data directory or a server, like `vigil findings`.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
-use clap::{Args, Subcommand, ValueEnum};
-use serde_json::{Value, json};
+use clap::{Args, Subcommand};
+use serde_json::Value;
 use vigil_server::outbox::{RetryOutcome, retry_run, run_json};
 use vigil_store::{FindingId, OutboxId, OutboxStatus, Timestamp};
 
 use super::findings::{text, write_aligned};
-use super::target::{Target, TargetArgs, report_client_error};
+use super::target::{Format, Target, TargetArgs, input_error, report_client_error};
 use crate::Outcome;
 use crate::terminal::escape;
 
@@ -44,17 +44,6 @@ enum WorkflowsCommand {
         /// Run id (the ID column of `vigil workflows runs`).
         id: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
-
-fn input_error(message: &str) -> anyhow::Result<Outcome> {
-    eprintln!("vigil: {}", escape(message));
-    Ok(Outcome::InputError)
 }
 
 fn positive(text: &str) -> Option<i64> {
@@ -91,13 +80,18 @@ pub fn run(args: WorkflowsArgs) -> anyhow::Result<Outcome> {
                     None => return input_error(&format!("--finding {f:?} is not a finding id")),
                 },
             };
-            let runs: Vec<Value> = match target {
-                Target::Local { store, config } => store
-                    .list_outbox_for(status, finding.map(FindingId), limit)?
-                    .iter()
-                    .map(|item| run_json(item, &config.workflows))
-                    .collect(),
-                Target::Remote(client) => {
+            super::target::list(
+                target,
+                "runs",
+                format,
+                |store, config| {
+                    Ok(store
+                        .list_outbox_for(status, finding.map(FindingId), limit)?
+                        .iter()
+                        .map(|item| run_json(item, &config.workflows))
+                        .collect())
+                },
+                |client| {
                     let mut params = vec![("limit", limit.to_string())];
                     if let Some(s) = status {
                         params.push(("status", s.as_str().to_owned()));
@@ -105,28 +99,10 @@ pub fn run(args: WorkflowsArgs) -> anyhow::Result<Outcome> {
                     if let Some(f) = finding {
                         params.push(("finding", f.to_string()));
                     }
-                    match client.workflow_runs(&params) {
-                        Ok(v) => v
-                            .get("runs")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default(),
-                        Err(e) => return report_client_error(&e),
-                    }
-                }
-            };
-            let stdout = io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            match format {
-                Format::Json => writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "runs": runs }))?
-                )?,
-                Format::Table => write_table(&runs, &mut out)?,
-            }
-            out.flush()?;
-            Ok(Outcome::Clean)
+                    client.workflow_runs(&params)
+                },
+                write_table,
+            )
         }
         WorkflowsCommand::Retry { id } => {
             let Some(n) = positive(&id) else {
@@ -201,6 +177,7 @@ fn write_table(runs: &[Value], out: &mut impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_table_escapes_what_sinks_and_packages_put_in_a_run() {

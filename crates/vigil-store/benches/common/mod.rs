@@ -3,10 +3,12 @@
 //! dropped afterwards.
 #![allow(dead_code)]
 
+#[path = "../../tests/support/run_query.rs"]
+mod run_query;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use vigil_query::sql::{CompileOptions, Dialect as QueryDialect, SqlParam, compile};
-use vigil_store::{Dialect, Durability, OpenOptions, SqlValue, Store};
+use vigil_store::{Durability, OpenOptions, Store};
 
 /// Where a benchmark's store lives.
 #[derive(Clone, Copy, Debug)]
@@ -133,44 +135,7 @@ pub fn open(target: Target) -> Bench {
 /// Runs one query the way the server does (prepare, compile for the store's dialect, run,
 /// decode) and returns the number of records.
 pub fn run(store: &Store, query: &str) -> usize {
-    let plan = vigil_query::prepare(query).expect("query parses");
-    let dialect = match store.dialect() {
-        Dialect::Sqlite => QueryDialect::Sqlite,
-        Dialect::Postgres => QueryDialect::Postgres,
-    };
-    let compiled = compile(
-        &plan,
-        &CompileOptions {
-            dialect,
-            now: 1_700_000_060_000_000_000,
-            default_limit: 1000,
-        },
-    )
-    .expect("compiles");
-    let params: Vec<SqlValue> = compiled
-        .params
-        .iter()
-        .map(|p| match p {
-            SqlParam::Integer(n) => SqlValue::Integer(*n),
-            SqlParam::Real(x) => SqlValue::Real(*x),
-            SqlParam::Text(s) => SqlValue::Text(s.clone()),
-            SqlParam::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        })
-        .collect();
-    let rows = store.query(&compiled.sql, &params, 100_000).expect("runs");
-    let rows = rows
-        .rows
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|cell| match cell {
-                    SqlValue::Integer(n) => vigil_query::SqlValue::Integer(n),
-                    SqlValue::Real(x) => vigil_query::SqlValue::Real(x),
-                    SqlValue::Text(t) => vigil_query::SqlValue::Text(t),
-                    SqlValue::Null | SqlValue::Blob(_) => vigil_query::SqlValue::Null,
-                })
-                .collect()
-        })
-        .collect();
-    compiled.decode(rows).expect("decodes").records.len()
+    run_query::run_query(store, query, 1_700_000_060_000_000_000, 100_000)
+        .records
+        .len()
 }

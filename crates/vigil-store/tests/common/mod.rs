@@ -18,6 +18,16 @@ use vigil_store::{
     Timestamp,
 };
 
+/// A two-thread runtime with I/O and timers, as the server runs on, for tests that call the
+/// store from async code.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// The default test server: local, trust authentication, database `test`.
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -160,6 +170,15 @@ impl TestDb {
         match self.kind {
             Kind::Sqlite => "sqlite",
             Kind::Postgres => "postgres",
+        }
+    }
+
+    /// The `[store]` section of a vigil configuration putting a server on this database;
+    /// empty for SQLite (the data directory's own file is the SQLite backend).
+    pub fn store_section(&self) -> String {
+        match self.kind {
+            Kind::Sqlite => String::new(),
+            Kind::Postgres => format!("\n[store]\nurl = {:?}\n", self.location),
         }
     }
 
