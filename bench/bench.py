@@ -1857,7 +1857,7 @@ def write_server_sections(w, srv, divan):
     if qt:
         st, an = qt["post_to_stopped_ms"], qt["post_to_answer_ms"]
         w(
-            f"`target/release/vigil-bench {' '.join(srv['quarantine_cmd'])}` ({srv['quarantine_took']:.0f} s"
+            f"`target/release/vigil-bench {' '.join(srv['quarantine_cmd'])}` ({srv['quarantine_took']:.1f} s"
             f"{'' if qt.get('root') else ', not root'}): a `vigil serve` spawned on a fresh data dir (the bundled "
             "baseline only) with PRODUCT.md §7's malicious-package workflow (CWE-506, new findings) and one "
             "`{ action = \"quarantine\", mode = \"freeze\" }` task, default delivery settings. Each run starts a "
