@@ -86,6 +86,12 @@ pub(crate) struct SqliteStore {
     path: Option<PathBuf>,
     options: OpenOptions,
     connections: Connections,
+    /// Writers of this process queue here before `BEGIN IMMEDIATE`. SQLite has one writer at
+    /// a time anyway, but its busy handler polls with growing sleeps, so under steady ingest a
+    /// small writer (the workflow outbox marking a delivery) could lose the race for seconds;
+    /// waiting on a lock instead hands the write lock over as soon as it is free. Other
+    /// processes on the same file still meet the busy handler.
+    writer: Mutex<()>,
 }
 
 impl SqliteStore {
@@ -101,6 +107,7 @@ impl SqliteStore {
                 idle: Mutex::new(vec![conn]),
                 max_idle: options.max_idle_connections.max(1),
             },
+            writer: Mutex::new(()),
         })
     }
 
@@ -115,6 +122,7 @@ impl SqliteStore {
             path: None,
             options,
             connections: Connections::Memory(Mutex::new(conn)),
+            writer: Mutex::new(()),
         })
     }
 
@@ -154,6 +162,7 @@ impl SqliteStore {
 
     /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`); commits when it returns `Ok`.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.with_connection(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
