@@ -127,6 +127,19 @@ impl Drop for Server {
     }
 }
 
+/// A temp dir with `packages` planted under `tree/` and a started server on a free port;
+/// returns (dir, tree, server, admin token).
+fn started(packages: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, Server, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for (name, version) in packages {
+        plant(&tree, name, version);
+    }
+    let mut server = Server::new(dir.path().join("data"), free_port());
+    let token = server.start();
+    (dir, tree, server, token)
+}
+
 fn agent(port: u16, token: &str, data_dir: &Path, tree: &Path, spool: SpoolLimits) -> RemoteAgent {
     agent_to(&[port], token, data_dir, tree, spool)
 }
@@ -181,12 +194,7 @@ fn by_component(findings: &[FindingRecord]) -> Vec<String> {
 
 #[test]
 fn a_planted_package_becomes_a_finding() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    plant(&tree, "debug", "4.4.2");
-    plant(&tree, "left-pad", "1.3.0");
-    let mut server = Server::new(dir.path().join("data"), free_port());
-    let token = server.start();
+    let (dir, tree, server, token) = started(&[("debug", "4.4.2"), ("left-pad", "1.3.0")]);
     let mut a = agent(
         server.port,
         &token,
@@ -234,11 +242,7 @@ fn a_planted_package_becomes_a_finding() {
 
 #[test]
 fn an_agent_fails_over_to_the_next_server_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    plant(&tree, "debug", "4.4.2");
-    let mut server = Server::new(dir.path().join("data"), free_port());
-    let token = server.start();
+    let (dir, tree, mut server, token) = started(&[("debug", "4.4.2")]);
     // The primary is a port nothing listens on (a replica that is down).
     let down = free_port();
     let mut a = agent_to(
@@ -266,13 +270,9 @@ fn an_agent_fails_over_to_the_next_server_at_once() {
 
 #[test]
 fn snapshots_spooled_while_the_server_is_down_arrive_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    plant(&tree, "debug", "4.4.2");
-    let port = free_port();
-    let mut server = Server::new(dir.path().join("data"), port);
+    let (dir, tree, mut server, token) = started(&[("debug", "4.4.2")]);
+    let port = server.port;
     // The token must exist before the agent starts: make it, then stop the server.
-    let token = server.start();
     server.stop();
 
     let agent_dir = dir.path().join("agent");
@@ -332,12 +332,8 @@ fn snapshots_spooled_while_the_server_is_down_arrive_once() {
 
 #[test]
 fn the_spool_bound_holds_by_coalescing_into_a_full_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    plant(&tree, "left-pad", "1.3.0");
-    let port = free_port();
-    let mut server = Server::new(dir.path().join("data"), port);
-    let token = server.start();
+    let (dir, tree, mut server, token) = started(&[("left-pad", "1.3.0")]);
+    let port = server.port;
     server.stop();
 
     let limits = SpoolLimits {
@@ -378,11 +374,7 @@ fn the_spool_bound_holds_by_coalescing_into_a_full_snapshot() {
 
 #[test]
 fn the_agent_loop_delivers_changes_until_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    plant(&tree, "left-pad", "1.3.0");
-    let mut server = Server::new(dir.path().join("data"), free_port());
-    let token = server.start();
+    let (dir, tree, server, token) = started(&[("left-pad", "1.3.0")]);
     let mut a = agent(
         server.port,
         &token,
