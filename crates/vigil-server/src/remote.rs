@@ -547,8 +547,12 @@ impl RemoteAgent {
         Ok(seq)
     }
 
-    fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, AgentError> {
-        let json = serde_json::to_vec(&AgentSnapshot::from_store(snapshot))
+    /// The wire body of `snapshot`, brought within the server's bounds first (what had to be
+    /// left out is added to `errors`).
+    fn encode(snapshot: &Snapshot, errors: &mut Vec<String>) -> Result<Vec<u8>, AgentError> {
+        let mut wire = AgentSnapshot::from_store(snapshot);
+        errors.extend(wire.conform());
+        let json = serde_json::to_vec(&wire)
             .map_err(|e| AgentError::Client(format!("cannot encode the snapshot: {e}")))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&json)
@@ -617,13 +621,13 @@ impl RemoteAgent {
                 (delta, false)
             }
         };
-        let mut body = Self::encode(&snapshot)?;
+        let mut body = Self::encode(&snapshot, &mut report.errors)?;
         let mut full = full;
         let len = u64::try_from(body.len()).unwrap_or(u64::MAX);
         let overflow = self.spool.would_overflow(len);
         if overflow && !full {
             // Coalesce: a full snapshot supersedes every older one.
-            body = Self::encode(&full_snapshot())?;
+            body = Self::encode(&full_snapshot(), &mut report.errors)?;
             full = true;
             report.removed = 0;
         }

@@ -31,6 +31,8 @@ const MAX_LONG: usize = 8192;
 const MAX_PIDS: usize = 10_000;
 /// Most labels on one host or container.
 const MAX_LABELS: usize = 256;
+/// Most listening sockets on one process.
+const MAX_SOCKETS: usize = 4096;
 
 /// A snapshot as an agent sends it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -381,6 +383,262 @@ fn component(
     Ok(Component::new(Ecosystem::parse(ecosystem), name, version))
 }
 
+/// A string field checked at the bound `max`: free text (command lines, image names) is
+/// clamped by [`AgentSnapshot::conform`]; identity fields are not.
+struct Field<'a> {
+    name: &'static str,
+    value: &'a Option<String>,
+    max: usize,
+}
+
+impl AgentHost {
+    fn optional_fields(&self) -> [Field<'_>; 4] {
+        [
+            Field {
+                name: "os_name",
+                value: &self.os_name,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "os_version",
+                value: &self.os_version,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "arch",
+                value: &self.arch,
+                max: MAX_SHORT,
+            },
+            Field {
+                name: "agent_version",
+                value: &self.agent_version,
+                max: MAX_SHORT,
+            },
+        ]
+    }
+
+    fn check(&self, p: &str) -> Result<(), SnapshotError> {
+        check_text(&format!("{p}.name"), &self.name, MAX_SHORT, true)?;
+        for f in self.optional_fields() {
+            check_opt(&format!("{p}.{}", f.name), f.value, f.max)?;
+        }
+        check_labels(&format!("{p}.labels"), &self.labels)
+    }
+
+    fn conform(&mut self) {
+        let maxes = self.optional_fields().map(|f| f.max);
+        for (value, max) in [
+            &mut self.os_name,
+            &mut self.os_version,
+            &mut self.arch,
+            &mut self.agent_version,
+        ]
+        .into_iter()
+        .zip(maxes)
+        {
+            clamp_opt(value, max);
+        }
+        conform_labels(&mut self.labels);
+    }
+}
+
+impl AgentContainer {
+    fn optional_fields(&self) -> [Field<'_>; 8] {
+        [
+            Field {
+                name: "name",
+                value: &self.name,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "image",
+                value: &self.image,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "image_digest",
+                value: &self.image_digest,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "runtime",
+                value: &self.runtime,
+                max: MAX_SHORT,
+            },
+            Field {
+                name: "k8s_namespace",
+                value: &self.k8s_namespace,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "k8s_pod",
+                value: &self.k8s_pod,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "k8s_workload",
+                value: &self.k8s_workload,
+                max: MAX_NAME,
+            },
+            Field {
+                name: "k8s_workload_kind",
+                value: &self.k8s_workload_kind,
+                max: MAX_SHORT,
+            },
+        ]
+    }
+
+    fn check(&self, p: &str) -> Result<(), SnapshotError> {
+        check_text(&format!("{p}.id"), &self.id, MAX_SHORT, true)?;
+        for f in self.optional_fields() {
+            check_opt(&format!("{p}.{}", f.name), f.value, f.max)?;
+        }
+        check_labels(&format!("{p}.labels"), &self.labels)
+    }
+
+    fn conform(&mut self) {
+        let maxes = self.optional_fields().map(|f| f.max);
+        for (value, max) in [
+            &mut self.name,
+            &mut self.image,
+            &mut self.image_digest,
+            &mut self.runtime,
+            &mut self.k8s_namespace,
+            &mut self.k8s_pod,
+            &mut self.k8s_workload,
+            &mut self.k8s_workload_kind,
+        ]
+        .into_iter()
+        .zip(maxes)
+        {
+            clamp_opt(value, max);
+        }
+        conform_labels(&mut self.labels);
+    }
+}
+
+impl AgentProcess {
+    fn check(&self, p: &str) -> Result<(), SnapshotError> {
+        check_opt(&format!("{p}.exe"), &self.exe, MAX_LONG)?;
+        check_opt(&format!("{p}.cmdline"), &self.cmdline, MAX_LONG)?;
+        check_opt(&format!("{p}.user"), &self.user, MAX_SHORT)?;
+        check_opt(&format!("{p}.container_id"), &self.container_id, MAX_SHORT)?;
+        if self.listening.len() > MAX_SOCKETS {
+            return Err(SnapshotError::invalid(
+                format!("{p}.listening"),
+                format!("more than {MAX_SOCKETS} sockets"),
+            ));
+        }
+        for (j, s) in self.listening.iter().enumerate() {
+            check_text(
+                &format!("{p}.listening[{j}].protocol"),
+                &s.protocol,
+                16,
+                true,
+            )?;
+            check_text(
+                &format!("{p}.listening[{j}].address"),
+                &s.address,
+                MAX_SHORT,
+                false,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn conform(&mut self) {
+        clamp_opt(&mut self.exe, MAX_LONG);
+        clamp_opt(&mut self.cmdline, MAX_LONG);
+        clamp_opt(&mut self.user, MAX_SHORT);
+        self.listening.truncate(MAX_SOCKETS);
+    }
+}
+
+impl AgentInstance {
+    fn check(&self, p: &str) -> Result<Component, SnapshotError> {
+        let component = component(p, &self.ecosystem, &self.name, &self.version)?;
+        check_text(&format!("{p}.path"), &self.path, MAX_LONG, true)?;
+        check_opt(&format!("{p}.purl"), &self.purl, MAX_LONG)?;
+        check_opt(&format!("{p}.container_id"), &self.container_id, MAX_SHORT)?;
+        if self.pids.len() > MAX_PIDS {
+            return Err(SnapshotError::invalid(
+                format!("{p}.pids"),
+                format!("more than {MAX_PIDS} pids"),
+            ));
+        }
+        Ok(component)
+    }
+
+    fn conform(&mut self) {
+        // A purl is derived from the rest; one that does not fit is recomputed by the server.
+        if self
+            .purl
+            .as_ref()
+            .is_some_and(|u| check_text("", u, MAX_LONG, false).is_err())
+        {
+            self.purl = None;
+        }
+        self.pids.truncate(MAX_PIDS);
+    }
+}
+
+impl AgentInstanceKey {
+    fn check(&self, p: &str) -> Result<Component, SnapshotError> {
+        let component = component(p, &self.ecosystem, &self.name, &self.version)?;
+        check_text(&format!("{p}.path"), &self.path, MAX_LONG, true)?;
+        check_opt(&format!("{p}.container_id"), &self.container_id, MAX_SHORT)?;
+        Ok(component)
+    }
+}
+
+/// Cuts free text to at most `max` bytes on a character boundary, marking the cut with `…`,
+/// and replaces NUL characters (which no store column takes) with U+FFFD.
+fn clamp(text: &mut String, max: usize) {
+    if text.contains('\0') {
+        *text = text.replace('\0', "\u{FFFD}");
+    }
+    if text.len() <= max {
+        return;
+    }
+    let marker = '…';
+    let mut cut = max.saturating_sub(marker.len_utf8());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push(marker);
+}
+
+fn clamp_opt(value: &mut Option<String>, max: usize) {
+    if let Some(text) = value {
+        clamp(text, max);
+    }
+}
+
+fn conform_labels(labels: &mut BTreeMap<String, String>) {
+    labels.retain(|k, _| check_text("", k, MAX_NAME, true).is_ok());
+    while labels.len() > MAX_LABELS {
+        labels.pop_last();
+    }
+    for value in labels.values_mut() {
+        clamp(value, MAX_NAME);
+    }
+}
+
+/// An item [`AgentSnapshot::conform`] left out, for the agent's log: which, and why.
+fn dropped(kind: &str, what: &str, error: &SnapshotError) -> String {
+    let mut what = what.to_owned();
+    clamp(&mut what, 120);
+    let reason = match error {
+        SnapshotError::Invalid { path, reason } => {
+            let field = path.rsplit('.').next().unwrap_or(path);
+            format!("{field}: {reason}")
+        }
+        other => other.to_string(),
+    };
+    format!("{kind} {what:?} not reported: {reason}")
+}
+
 impl AgentSnapshot {
     /// The wire form of a store snapshot (what an agent sends); the inverse of
     /// [`AgentSnapshot::into_store`] for every snapshot that one accepts.
@@ -479,6 +737,46 @@ impl AgentSnapshot {
         }
     }
 
+    /// Brings a snapshot within the bounds [`AgentSnapshot::into_store`] enforces, so one
+    /// odd item cannot get the whole snapshot refused: free text (command lines, image names,
+    /// label values) is cut at its bound with a `…` marker, lists at theirs, and an item whose
+    /// identity is out of bounds (a planted package whose name is 2 KiB or holds a NUL) is
+    /// left out. Returns a line per item left out, for the agent's log.
+    ///
+    /// Why the agent and not the server: the server refuses out-of-bounds snapshots whole
+    /// (they are malformed, and a half-applied snapshot would read as removals), so an agent
+    /// that sent a process with a 9 KiB command line as-is would be blinded by it.
+    pub fn conform(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.host.conform();
+        self.containers.retain_mut(|c| {
+            c.conform();
+            c.check("container")
+                .map_err(|e| out.push(dropped("container", &c.id, &e)))
+                .is_ok()
+        });
+        self.processes.retain_mut(|p| {
+            p.conform();
+            p.check("process")
+                .map_err(|e| out.push(dropped("process", &p.pid.to_string(), &e)))
+                .is_ok()
+        });
+        self.instances.retain_mut(|i| {
+            i.conform();
+            i.check("instance")
+                .map_err(|e| out.push(dropped(&format!("{} package", i.ecosystem), &i.name, &e)))
+                .is_ok()
+        });
+        // A removal that cannot name its instance names one the server never got.
+        self.removed
+            .instances
+            .retain(|k| k.check("removed").is_ok());
+        self.removed
+            .containers
+            .retain(|c| check_text("", c, MAX_SHORT, true).is_ok());
+        out
+    }
+
     /// Validates the snapshot and converts it to what the store applies.
     pub fn into_store(self) -> Result<Snapshot, SnapshotError> {
         if self.schema != SCHEMA_VERSION {
@@ -490,13 +788,7 @@ impl AgentSnapshot {
                 ),
             ));
         }
-        let h = &self.host;
-        check_text("host.name", &h.name, MAX_SHORT, true)?;
-        check_opt("host.os_name", &h.os_name, MAX_NAME)?;
-        check_opt("host.os_version", &h.os_version, MAX_NAME)?;
-        check_opt("host.arch", &h.arch, MAX_SHORT)?;
-        check_opt("host.agent_version", &h.agent_version, MAX_SHORT)?;
-        check_labels("host.labels", &h.labels)?;
+        self.host.check("host")?;
         if i64::try_from(self.sequence).is_err() {
             return Err(SnapshotError::invalid(
                 "sequence",
@@ -516,10 +808,7 @@ impl AgentSnapshot {
             AgentSnapshotKind::Delta => {
                 let mut removals = Removals::default();
                 for (i, k) in self.removed.instances.iter().enumerate() {
-                    let path = format!("removed.instances[{i}]");
-                    let component = component(&path, &k.ecosystem, &k.name, &k.version)?;
-                    check_text(&format!("{path}.path"), &k.path, MAX_LONG, true)?;
-                    check_opt(&format!("{path}.container_id"), &k.container_id, MAX_SHORT)?;
+                    let component = k.check(&format!("removed.instances[{i}]"))?;
                     removals.instances.push(InstanceKey {
                         component,
                         container_id: k.container_id.clone(),
@@ -541,21 +830,7 @@ impl AgentSnapshot {
         };
         let mut containers = Vec::with_capacity(self.containers.len());
         for (i, c) in self.containers.into_iter().enumerate() {
-            let p = format!("containers[{i}]");
-            check_text(&format!("{p}.id"), &c.id, MAX_SHORT, true)?;
-            for (field, value, max) in [
-                ("name", &c.name, MAX_NAME),
-                ("image", &c.image, MAX_NAME),
-                ("image_digest", &c.image_digest, MAX_NAME),
-                ("runtime", &c.runtime, MAX_SHORT),
-                ("k8s_namespace", &c.k8s_namespace, MAX_NAME),
-                ("k8s_pod", &c.k8s_pod, MAX_NAME),
-                ("k8s_workload", &c.k8s_workload, MAX_NAME),
-                ("k8s_workload_kind", &c.k8s_workload_kind, MAX_SHORT),
-            ] {
-                check_opt(&format!("{p}.{field}"), value, max)?;
-            }
-            check_labels(&format!("{p}.labels"), &c.labels)?;
+            c.check(&format!("containers[{i}]"))?;
             containers.push(ContainerInfo {
                 id: c.id,
                 name: c.name,
@@ -571,37 +846,16 @@ impl AgentSnapshot {
         }
         let mut processes = Vec::with_capacity(self.processes.len());
         for (i, pr) in self.processes.into_iter().enumerate() {
-            let p = format!("processes[{i}]");
-            check_opt(&format!("{p}.exe"), &pr.exe, MAX_LONG)?;
-            check_opt(&format!("{p}.cmdline"), &pr.cmdline, MAX_LONG)?;
-            check_opt(&format!("{p}.user"), &pr.user, MAX_SHORT)?;
-            check_opt(&format!("{p}.container_id"), &pr.container_id, MAX_SHORT)?;
-            if pr.listening.len() > 4096 {
-                return Err(SnapshotError::invalid(
-                    format!("{p}.listening"),
-                    "more than 4096 sockets",
-                ));
-            }
-            let mut listening = Vec::with_capacity(pr.listening.len());
-            for (j, s) in pr.listening.into_iter().enumerate() {
-                check_text(
-                    &format!("{p}.listening[{j}].protocol"),
-                    &s.protocol,
-                    16,
-                    true,
-                )?;
-                check_text(
-                    &format!("{p}.listening[{j}].address"),
-                    &s.address,
-                    MAX_SHORT,
-                    false,
-                )?;
-                listening.push(ListeningSocket {
+            pr.check(&format!("processes[{i}]"))?;
+            let listening = pr
+                .listening
+                .into_iter()
+                .map(|s| ListeningSocket {
                     protocol: s.protocol,
                     address: s.address,
                     port: s.port,
-                });
-            }
+                })
+                .collect();
             processes.push(ProcessInfo {
                 pid: pr.pid,
                 start_time: Timestamp::from_unix_millis(pr.start_time_ms),
@@ -614,17 +868,7 @@ impl AgentSnapshot {
         }
         let mut instances = Vec::with_capacity(self.instances.len());
         for (i, inst) in self.instances.into_iter().enumerate() {
-            let p = format!("instances[{i}]");
-            let component = component(&p, &inst.ecosystem, &inst.name, &inst.version)?;
-            check_text(&format!("{p}.path"), &inst.path, MAX_LONG, true)?;
-            check_opt(&format!("{p}.purl"), &inst.purl, MAX_LONG)?;
-            check_opt(&format!("{p}.container_id"), &inst.container_id, MAX_SHORT)?;
-            if inst.pids.len() > MAX_PIDS {
-                return Err(SnapshotError::invalid(
-                    format!("{p}.pids"),
-                    format!("more than {MAX_PIDS} pids"),
-                ));
-            }
+            let component = inst.check(&format!("instances[{i}]"))?;
             instances.push(InstanceInput {
                 component,
                 purl: inst.purl,
@@ -673,6 +917,20 @@ mod tests {
                  "path": "/app/node_modules/chalk", "evidence": "INSTALLED", "container_id": "c1"}
             ]
         })
+    }
+
+    /// Sets the field at a JSON pointer, adding it to its object when absent.
+    fn set(doc: &mut serde_json::Value, pointer: &str, value: &serde_json::Value) {
+        match doc.pointer_mut(pointer) {
+            Some(slot) => *slot = value.clone(),
+            None => {
+                let (parent, key) = pointer.rsplit_once('/').unwrap();
+                doc.pointer_mut(parent)
+                    .and_then(|v| v.as_object_mut())
+                    .unwrap()
+                    .insert(key.to_owned(), value.clone());
+            }
+        }
     }
 
     #[test]
@@ -759,16 +1017,7 @@ mod tests {
         ];
         for (pointer, value, want) in cases {
             let mut doc = body();
-            match doc.pointer_mut(pointer) {
-                Some(slot) => *slot = value.clone(),
-                None => {
-                    let (parent, key) = pointer.rsplit_once('/').unwrap();
-                    doc.pointer_mut(if parent.is_empty() { "" } else { parent })
-                        .and_then(|v| v.as_object_mut())
-                        .unwrap()
-                        .insert(key.to_owned(), value.clone());
-                }
-            }
+            set(&mut doc, pointer, value);
             let bytes = serde_json::to_vec(&doc).unwrap();
             let err = parse(&bytes)
                 .and_then(AgentSnapshot::into_store)
@@ -835,7 +1084,129 @@ mod tests {
         ));
     }
 
+    /// What the agent meets on a real host, one case per row: (JSON pointer, value, what
+    /// `conform` must make of it — `Some(check)` kept and checked, `None` the item dropped).
+    #[test]
+    fn conform_keeps_the_snapshot_acceptable() {
+        type Check = fn(&serde_json::Value) -> bool;
+        let long_cmdline = format!("java -cp {}", "/opt/lib/x.jar:".repeat(700));
+        let cases: &[(&str, serde_json::Value, Option<Check>)] = &[
+            // A Java classpath longer than 8 KiB: cut with a marker, the process kept.
+            (
+                "/processes/0/cmdline",
+                serde_json::json!(long_cmdline),
+                Some(|v| {
+                    let c = v["processes"][0]["cmdline"].as_str().unwrap();
+                    c.len() <= MAX_LONG && c.ends_with('…') && c.starts_with("java -cp /opt/lib")
+                }),
+            ),
+            // The cut lands inside a multi-byte character: moved back to its boundary.
+            (
+                "/processes/0/cmdline",
+                serde_json::json!("é".repeat(5000)),
+                Some(|v| {
+                    let c = v["processes"][0]["cmdline"].as_str().unwrap();
+                    c.len() <= MAX_LONG && c.ends_with("é…")
+                }),
+            ),
+            (
+                "/processes/0/cmdline",
+                serde_json::json!("node\u{0}--evil"),
+                Some(|v| {
+                    !v["processes"][0]["cmdline"]
+                        .as_str()
+                        .unwrap()
+                        .contains('\0')
+                }),
+            ),
+            (
+                "/containers/0/image",
+                serde_json::json!("r/".repeat(600)),
+                Some(|v| v["containers"][0]["image"].as_str().unwrap().len() <= MAX_NAME),
+            ),
+            (
+                "/host/labels",
+                serde_json::json!(
+                    (0..300)
+                        .map(|i| (format!("k{i:03}"), "v"))
+                        .collect::<BTreeMap<_, _>>()
+                ),
+                Some(|v| v["host"]["labels"].as_object().unwrap().len() == MAX_LABELS),
+            ),
+            (
+                "/instances/0/pids",
+                serde_json::json!((0..20_000).collect::<Vec<u32>>()),
+                Some(|v| v["instances"][0]["pids"].as_array().unwrap().len() == MAX_PIDS),
+            ),
+            (
+                "/instances/0/purl",
+                serde_json::json!("p".repeat(9000)),
+                Some(|v| v["instances"][0]["purl"].is_null()),
+            ),
+            // Identity out of bounds: a planted package with a 2 KiB name, or a NUL in it.
+            (
+                "/instances/0/name",
+                serde_json::json!("n".repeat(2000)),
+                None,
+            ),
+            ("/instances/0/name", serde_json::json!("debug\u{0}"), None),
+            (
+                "/instances/0/version",
+                serde_json::json!("1".repeat(2000)),
+                None,
+            ),
+            ("/containers/0/id", serde_json::json!("c".repeat(300)), None),
+        ];
+        for (pointer, value, check) in cases {
+            let mut doc = body();
+            set(&mut doc, pointer, value);
+            let mut wire: AgentSnapshot = serde_json::from_value(doc).unwrap();
+            assert!(
+                wire.clone().into_store().is_err(),
+                "{pointer}: refused before"
+            );
+            let (instances, containers) = (wire.instances.len(), wire.containers.len());
+            let dropped = wire.conform();
+            let after = serde_json::to_value(&wire).unwrap();
+            match check {
+                Some(check) => {
+                    assert!(dropped.is_empty(), "{pointer}: {dropped:?}");
+                    assert!(check(&after), "{pointer}: {after}");
+                }
+                None => {
+                    assert_eq!(dropped.len(), 1, "{pointer}: {dropped:?}");
+                    assert!(dropped[0].len() < 300, "{pointer}: the log line is bounded");
+                    assert_eq!(
+                        wire.instances.len() + wire.containers.len(),
+                        instances + containers - 1,
+                        "{pointer}"
+                    );
+                }
+            }
+            wire.into_store()
+                .unwrap_or_else(|e| panic!("{pointer}: refused after conform: {e}"));
+        }
+    }
+
     proptest::proptest! {
+        /// Whatever free text and lists an agent collects, the conformed snapshot is accepted.
+        #[test]
+        fn conformed_snapshots_are_accepted(
+            cmdline in ".{0,40}",
+            repeat in 0usize..400,
+            name in "\\PC{0,3}",
+            name_repeat in 1usize..600,
+            labels in proptest::collection::btree_map(".{0,8}", ".{0,8}", 0..4),
+        ) {
+            let mut doc = body();
+            doc["processes"][0]["cmdline"] = serde_json::json!(cmdline.repeat(repeat));
+            doc["instances"][1]["name"] = serde_json::json!(name.repeat(name_repeat));
+            doc["containers"][0]["labels"] = serde_json::json!(labels);
+            let mut wire: AgentSnapshot = serde_json::from_value(doc).unwrap();
+            wire.conform();
+            proptest::prop_assert!(wire.into_store().is_ok());
+        }
+
         #[test]
         fn hostile_bodies_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             for encoding in [None, Some("gzip"), Some("zstd")] {

@@ -64,7 +64,11 @@ fn app(tree: &Path) -> PathBuf {
 /// Starts node on the app; returns it, its pid and the wall-clock ms of its `require`.
 fn start_node(app: &Path) -> (Guard, u64, i64) {
     let mut cmd = Command::new("node");
-    cmd.arg("server.js").current_dir(app);
+    // A command line past the wire bound (8 KiB), as Java classpaths often are: the agent
+    // must cut it, not get its snapshot refused (a CI host once blinded the agent that way).
+    cmd.arg("server.js")
+        .arg(format!("--padding={}", "x".repeat(9000)))
+        .current_dir(app);
     let (node, out) = standin::start(cmd);
     let line = standin::expect_line(&out, "open ", "node");
     let opened: i64 = line.trim_start_matches("open ").trim().parse().unwrap();
