@@ -383,137 +383,118 @@ fn component(
     Ok(Component::new(Ecosystem::parse(ecosystem), name, version))
 }
 
-/// A string field checked at the bound `max`: free text (command lines, image names) is
-/// clamped by [`AgentSnapshot::conform`]; identity fields are not.
-struct Field<'a> {
-    name: &'static str,
-    value: &'a Option<String>,
-    max: usize,
-}
-
-impl AgentHost {
-    fn optional_fields(&self) -> [Field<'_>; 4] {
-        [
-            Field {
-                name: "os_name",
-                value: &self.os_name,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "os_version",
-                value: &self.os_version,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "arch",
-                value: &self.arch,
-                max: MAX_SHORT,
-            },
-            Field {
-                name: "agent_version",
-                value: &self.agent_version,
-                max: MAX_SHORT,
-            },
-        ]
-    }
+/// A host or a container: an identity field (refused when out of bounds), optional free text
+/// (cut to its bound by [`AgentSnapshot::conform`]) and labels.
+trait Described {
+    /// The identity field's name and bound.
+    const IDENTITY: (&'static str, usize);
+    /// The optional text fields' names and bounds, in the order of `texts`.
+    const TEXT: &'static [(&'static str, usize)];
+    fn identity(&self) -> &str;
+    fn texts(&self) -> Vec<&Option<String>>;
+    fn texts_mut(&mut self) -> Vec<&mut Option<String>>;
+    fn labels(&self) -> &BTreeMap<String, String>;
+    fn labels_mut(&mut self) -> &mut BTreeMap<String, String>;
 
     fn check(&self, p: &str) -> Result<(), SnapshotError> {
-        check_text(&format!("{p}.name"), &self.name, MAX_SHORT, true)?;
-        for f in self.optional_fields() {
-            check_opt(&format!("{p}.{}", f.name), f.value, f.max)?;
+        let (name, max) = Self::IDENTITY;
+        check_text(&format!("{p}.{name}"), self.identity(), max, true)?;
+        for ((name, max), value) in Self::TEXT.iter().zip(self.texts()) {
+            check_opt(&format!("{p}.{name}"), value, *max)?;
         }
-        check_labels(&format!("{p}.labels"), &self.labels)
+        check_labels(&format!("{p}.labels"), self.labels())
     }
 
     fn conform(&mut self) {
-        let maxes = self.optional_fields().map(|f| f.max);
-        for (value, max) in [
-            &mut self.os_name,
-            &mut self.os_version,
-            &mut self.arch,
-            &mut self.agent_version,
-        ]
-        .into_iter()
-        .zip(maxes)
-        {
-            clamp_opt(value, max);
+        for ((_, max), value) in Self::TEXT.iter().zip(self.texts_mut()) {
+            clamp_opt(value, *max);
         }
-        conform_labels(&mut self.labels);
+        conform_labels(self.labels_mut());
     }
 }
 
-impl AgentContainer {
-    fn optional_fields(&self) -> [Field<'_>; 8] {
-        [
-            Field {
-                name: "name",
-                value: &self.name,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "image",
-                value: &self.image,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "image_digest",
-                value: &self.image_digest,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "runtime",
-                value: &self.runtime,
-                max: MAX_SHORT,
-            },
-            Field {
-                name: "k8s_namespace",
-                value: &self.k8s_namespace,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "k8s_pod",
-                value: &self.k8s_pod,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "k8s_workload",
-                value: &self.k8s_workload,
-                max: MAX_NAME,
-            },
-            Field {
-                name: "k8s_workload_kind",
-                value: &self.k8s_workload_kind,
-                max: MAX_SHORT,
-            },
+impl Described for AgentHost {
+    const IDENTITY: (&'static str, usize) = ("name", MAX_SHORT);
+    const TEXT: &'static [(&'static str, usize)] = &[
+        ("os_name", MAX_NAME),
+        ("os_version", MAX_NAME),
+        ("arch", MAX_SHORT),
+        ("agent_version", MAX_SHORT),
+    ];
+    fn identity(&self) -> &str {
+        &self.name
+    }
+    fn texts(&self) -> Vec<&Option<String>> {
+        vec![
+            &self.os_name,
+            &self.os_version,
+            &self.arch,
+            &self.agent_version,
         ]
     }
-
-    fn check(&self, p: &str) -> Result<(), SnapshotError> {
-        check_text(&format!("{p}.id"), &self.id, MAX_SHORT, true)?;
-        for f in self.optional_fields() {
-            check_opt(&format!("{p}.{}", f.name), f.value, f.max)?;
-        }
-        check_labels(&format!("{p}.labels"), &self.labels)
-    }
-
-    fn conform(&mut self) {
-        let maxes = self.optional_fields().map(|f| f.max);
-        for (value, max) in [
-            &mut self.name,
-            &mut self.image,
-            &mut self.image_digest,
-            &mut self.runtime,
-            &mut self.k8s_namespace,
-            &mut self.k8s_pod,
-            &mut self.k8s_workload,
-            &mut self.k8s_workload_kind,
+    fn texts_mut(&mut self) -> Vec<&mut Option<String>> {
+        let h = self;
+        vec![
+            &mut h.os_name,
+            &mut h.os_version,
+            &mut h.arch,
+            &mut h.agent_version,
         ]
-        .into_iter()
-        .zip(maxes)
-        {
-            clamp_opt(value, max);
-        }
-        conform_labels(&mut self.labels);
+    }
+    fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+    fn labels_mut(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.labels
+    }
+}
+
+impl Described for AgentContainer {
+    const IDENTITY: (&'static str, usize) = ("id", MAX_SHORT);
+    const TEXT: &'static [(&'static str, usize)] = &[
+        ("name", MAX_NAME),
+        ("image", MAX_NAME),
+        ("image_digest", MAX_NAME),
+        ("runtime", MAX_SHORT),
+        ("k8s_namespace", MAX_NAME),
+        ("k8s_pod", MAX_NAME),
+        ("k8s_workload", MAX_NAME),
+        ("k8s_workload_kind", MAX_SHORT),
+    ];
+    fn identity(&self) -> &str {
+        &self.id
+    }
+    fn texts(&self) -> Vec<&Option<String>> {
+        let c = self;
+        vec![
+            &c.name,
+            &c.image,
+            &c.image_digest,
+            &c.runtime,
+            &c.k8s_namespace,
+            &c.k8s_pod,
+            &c.k8s_workload,
+            &c.k8s_workload_kind,
+        ]
+    }
+    fn texts_mut(&mut self) -> Vec<&mut Option<String>> {
+        let c = self;
+        vec![
+            &mut c.name,
+            &mut c.image,
+            &mut c.image_digest,
+            &mut c.runtime,
+            &mut c.k8s_namespace,
+            &mut c.k8s_pod,
+            &mut c.k8s_workload,
+            &mut c.k8s_workload_kind,
+        ]
+    }
+    fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+    fn labels_mut(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.labels
     }
 }
 
