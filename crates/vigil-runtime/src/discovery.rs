@@ -325,8 +325,10 @@ impl Discovery {
     }
 
     /// Fills [`Process::sockets`]: each process's socket inodes looked up in the TCP tables
-    /// of its network namespace, read once per namespace.
-    fn join_sockets(&self, processes: &mut [Process]) {
+    /// of its network namespace, read once per namespace. Public so a caller that swept with
+    /// [`DiscoveryOptions::sockets`] off can join the few processes it reports (one readlink
+    /// per open fd is the cost).
+    pub fn join_sockets<'a>(&self, processes: impl IntoIterator<Item = &'a mut Process>) {
         let mut tables: HashMap<u64, Option<SocketTable>> = HashMap::new();
         for p in processes {
             let Ok(inodes) = socket_inodes(&self.procfs, p.pid) else {

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use vigil_report::ScanError as ReportError;
 use vigil_runtime::{
     ContainerIdentity, Discovery, DiscoveryOptions, Observation, OwnerResolver, Pid, Process,
-    ProcfsRoot, Watcher, WatcherLimits, WatcherStats,
+    ProcfsRoot, Socket, TcpState, Watcher, WatcherLimits, WatcherStats,
 };
 
 use crate::processes::{Namespace, ProcessScanFailure, Run, arm};
@@ -60,6 +60,9 @@ pub struct LiveProcess {
     pub user: Option<String>,
     /// The runtime id of its container.
     pub container_id: Option<String>,
+    /// Its listening TCP sockets (filled by a sweep for the processes that load a package:
+    /// what makes a loaded malicious package reachable from the network).
+    pub listening: Vec<Socket>,
 }
 
 impl LiveProcess {
@@ -74,8 +77,18 @@ impl LiveProcess {
                 .clone()
                 .or_else(|| process.uid.map(|u| u.to_string())),
             container_id: process.container.as_ref().and_then(|c| c.id.clone()),
+            listening: listeners(process),
         }
     }
+}
+
+fn listeners(process: &Process) -> Vec<Socket> {
+    process
+        .sockets
+        .iter()
+        .filter(|s| s.state == TcpState::Listen)
+        .cloned()
+        .collect()
 }
 
 /// A container's mount namespace, as met in a sweep.
@@ -217,7 +230,7 @@ impl LiveProcesses {
     /// Reads every process afresh (see the module doc).
     pub fn sweep(&mut self) -> Result<LiveView, ProcessScanFailure> {
         let mut run = Run::new(self.procfs.clone());
-        let sweep = self.discovery.sweep()?;
+        let mut sweep = self.discovery.sweep()?;
         if let Some(degradation) = sweep.degradation() {
             run.warnings.push(degradation.to_string());
         }
@@ -245,6 +258,25 @@ impl LiveProcesses {
             }
             if let Some(warning) = thread.shared().write_warning.take() {
                 run.warnings.push(warning);
+            }
+        }
+        // Sockets only for the processes reported (those that load a package): the sweep
+        // itself leaves them out, as a readlink per open fd of every process would double its
+        // cost for sockets nobody asks about.
+        let reported: HashSet<Pid> = run
+            .sightings
+            .values()
+            .flat_map(|s| s.processes.iter().map(|p| p.pid))
+            .collect();
+        let joined: Vec<&mut Process> = sweep
+            .processes
+            .iter_mut()
+            .filter(|p| reported.contains(&p.pid))
+            .collect();
+        self.discovery.join_sockets(joined);
+        for process in sweep.processes.iter().filter(|p| !p.sockets.is_empty()) {
+            if let Some(details) = run.details.get_mut(&process.pid) {
+                details.listening = listeners(process);
             }
         }
         let view = self.view(&run);

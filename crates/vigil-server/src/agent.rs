@@ -28,9 +28,11 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use vigil_inventory::{Registry, ScanOptions};
+use vigil_runtime::Protocol;
 use vigil_scan::{LiveOptions, LiveProcesses, LiveView, Location, Sighting, merge_sightings};
 use vigil_store::{
-    ContainerInfo, HostInfo, InstanceInput, ProcessInfo, Snapshot, SnapshotKind, Timestamp,
+    ContainerInfo, HostInfo, InstanceInput, ListeningSocket, ProcessInfo, Snapshot, SnapshotKind,
+    Timestamp,
 };
 
 use crate::config::AgentSection;
@@ -464,7 +466,19 @@ fn join(on_disk: &[InstanceInput], view: Option<&LiveView>) -> Collected {
                 cmdline: (!p.cmdline.is_empty()).then(|| p.cmdline.clone()),
                 user: p.user.clone(),
                 container_id: p.container_id.clone(),
-                listening: Vec::new(),
+                listening: p
+                    .listening
+                    .iter()
+                    .map(|s| ListeningSocket {
+                        protocol: match s.protocol {
+                            Protocol::Tcp => "tcp",
+                            Protocol::Tcp6 => "tcp6",
+                        }
+                        .to_owned(),
+                        address: s.local.ip().to_string(),
+                        port: s.local.port(),
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -808,6 +822,7 @@ mod tests {
                         cmdline: "node server.js".to_owned(),
                         user: Some("app".to_owned()),
                         container_id: None,
+                        listening: vec![listener(Protocol::Tcp, "0.0.0.0:8080")],
                     },
                 ),
                 (
@@ -819,6 +834,7 @@ mod tests {
                         cmdline: "node index.js".to_owned(),
                         user: Some("1000".to_owned()),
                         container_id: Some(container_id.clone()),
+                        listening: vec![listener(Protocol::Tcp6, "[::1]:3000")],
                     },
                 ),
                 (
@@ -830,6 +846,7 @@ mod tests {
                         cmdline: String::new(),
                         user: None,
                         container_id: None,
+                        listening: Vec::new(),
                     },
                 ),
             ]
@@ -891,11 +908,29 @@ mod tests {
             .map(|p| (p.pid, p.start_time.unix_millis()))
             .collect();
         assert_eq!(pids, [(7, 1_700_000_001_000), (8, 1_700_000_002_500)]);
+        let listening: Vec<(&str, &str, u16)> = c
+            .processes
+            .iter()
+            .flat_map(|p| &p.listening)
+            .map(|s| (s.protocol.as_str(), s.address.as_str(), s.port))
+            .collect();
+        assert_eq!(listening, [("tcp", "0.0.0.0", 8080), ("tcp6", "::1", 3000)]);
         assert_eq!(c.containers.len(), 1);
         assert_eq!(c.containers[0].id, container_id);
         assert_eq!(c.containers[0].runtime.as_deref(), Some("docker"));
         // Without the process side: the path side as it is.
         assert_eq!(join(&on_disk, None).instances, on_disk);
+    }
+
+    fn listener(protocol: Protocol, local: &str) -> vigil_runtime::Socket {
+        vigil_runtime::Socket {
+            protocol,
+            local: local.parse().unwrap(),
+            remote: "0.0.0.0:0".parse().unwrap(),
+            state: vigil_runtime::TcpState::Listen,
+            uid: 0,
+            inode: 1,
+        }
     }
 
     #[test]

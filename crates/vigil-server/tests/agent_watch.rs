@@ -280,31 +280,14 @@ fn remote_agent_sends_the_delta_within_a_second() {
     let Some(setup) = setup() else { return };
     let (dir, tree, app, rt) = (&setup.dir, &setup.tree, &setup.app, &setup.rt);
     let service = start_service(rt, &dir.path().join("data"), "", false);
-    let ingest = service
-        .detector
-        .store()
-        .create_token("agent", &["ingest".to_owned()], Timestamp::now())
-        .unwrap()
-        .secret;
-    let mut agent = RemoteAgent::new(
-        RemoteOptions {
-            server: format!("http://{}", service.listen),
-            fallback_servers: Vec::new(),
-            token: ingest,
-            data_dir: dir.path().join("agent"),
-            settings: AgentSection {
-                paths: vec![tree.clone()],
-                interval: Duration::from_secs(60),
-                host_name: Some("watch-remote".to_owned()),
-                processes: true,
-                ..AgentSection::default()
-            },
-            spool: SpoolLimits::default(),
-            backoff: BackoffSettings::default(),
-        },
-        Arc::new(InventoryScanner::default()),
-    )
-    .unwrap();
+    let ingest = ingest_token(&service);
+    let mut agent = remote_agent(
+        &service,
+        ingest,
+        &dir.path().join("agent"),
+        tree,
+        "watch-remote",
+    );
     assert_eq!(agent.watching(), Some(Ok(())), "the watcher runs as root");
     let stop = Arc::new(AtomicBool::new(false));
     let worker = {
@@ -326,6 +309,102 @@ fn remote_agent_sends_the_delta_within_a_second() {
     drop(node);
     stop.store(true, Ordering::Relaxed);
     worker.join().unwrap();
+    service.shutdown();
+    rt.block_on(service.wait());
+}
+
+fn ingest_token(service: &Service) -> String {
+    service
+        .detector
+        .store()
+        .create_token("agent", &["ingest".to_owned()], Timestamp::now())
+        .unwrap()
+        .secret
+}
+
+/// A `vigil agent` reporting processes and `tree` to `service` as `host` (60 s interval).
+fn remote_agent(
+    service: &Service,
+    token: String,
+    data_dir: &Path,
+    tree: &Path,
+    host: &str,
+) -> RemoteAgent {
+    RemoteAgent::new(
+        RemoteOptions {
+            server: format!("http://{}", service.listen),
+            fallback_servers: Vec::new(),
+            token,
+            data_dir: data_dir.to_path_buf(),
+            settings: AgentSection {
+                paths: vec![tree.to_path_buf()],
+                interval: Duration::from_secs(60),
+                host_name: Some(host.to_owned()),
+                processes: true,
+                ..AgentSection::default()
+            },
+            spool: SpoolLimits::default(),
+            backoff: BackoffSettings::default(),
+        },
+        Arc::new(InventoryScanner::default()),
+    )
+    .unwrap()
+}
+
+/// A process that loads a package and listens is reported with its listening port: what
+/// tells "loaded by something reachable from the network" apart from "loaded".
+#[test]
+fn a_loading_process_is_reported_with_its_listening_port() {
+    let Some(setup) = setup() else { return };
+    let (dir, tree, app, rt) = (&setup.dir, &setup.tree, &setup.app, &setup.rt);
+    standin::write(
+        &app.join("listen.js"),
+        "require('debug')('app')('up');\n\
+         const s = require('net').createServer().listen(0, '127.0.0.1', () =>\n\
+           console.log('port ' + s.address().port));\n",
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg("listen.js").current_dir(app);
+    let (node, out) = standin::start(cmd);
+    let port: u64 = standin::expect_line(&out, "port ", "node")
+        .trim_start_matches("port ")
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = node.0.id();
+
+    let service = start_service(rt, &dir.path().join("data"), "", false);
+    let mut agent = remote_agent(
+        &service,
+        ingest_token(&service),
+        &dir.path().join("agent"),
+        tree,
+        "listen-remote",
+    );
+    let (pass, delivery) = agent.run_once(3).unwrap();
+    assert!(
+        pass.full && delivery.delivered == 1,
+        "{pass:?} {delivery:?}"
+    );
+    let client = Client::new(
+        &format!("http://{}", service.listen),
+        service.admin_token.clone(),
+    )
+    .unwrap();
+    let answer = client
+        .query(&format!(
+            "fetch processes | filter host.name == \"listen-remote\" and process.pid == {pid} \
+             | fields process.pid, listening_ports"
+        ))
+        .unwrap();
+    let records = answer["records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), 1, "{answer}");
+    assert_eq!(
+        records[0]["listening_ports"],
+        serde_json::json!([port]),
+        "{answer}"
+    );
+    drop(node);
     service.shutdown();
     rt.block_on(service.wait());
 }
