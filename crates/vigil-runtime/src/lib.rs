@@ -59,7 +59,7 @@ pub use loaded::{
 pub use metadata::InventoryMetadata;
 pub use ospackages::{OsLoaded, OsPackages};
 pub use owner::{Owner, OwnerResolver, OwnerSource, PackageMetadata, PackageSlot};
-pub use process::{CommandLine, Namespaces, Process};
+pub use process::{CommandLine, Namespaces, Process, still_running};
 pub use procfs::{Pid, ProcfsRoot};
 pub use sockets::{Protocol, Socket, SocketTable, TcpState};
 pub use users::UserTable;

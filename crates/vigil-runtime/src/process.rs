@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::container::ContainerIdentity;
 use crate::kind::RuntimeKind;
-use crate::procfs::Pid;
+use crate::procfs::{Pid, ProcfsRoot};
 use crate::sockets::Socket;
 
 /// A running process.
@@ -190,6 +190,17 @@ impl Stat {
     pub fn is_kernel_thread(&self) -> bool {
         self.flags & Self::PF_KTHREAD != 0
     }
+}
+
+/// Whether `pid` is still the process that started at `start_time` (clock ticks since boot)
+/// and has not exited: a zombie (`Z`, `X`) runs no code any more, it only waits for its
+/// parent to collect it, so it no longer loads anything.
+pub fn still_running(procfs: &ProcfsRoot, pid: Pid, start_time: u64) -> bool {
+    procfs
+        .read(pid, "stat")
+        .ok()
+        .and_then(|b| Stat::parse(b.as_slice()))
+        .is_some_and(|s| s.start_time == start_time && !matches!(s.state, 'Z' | 'X' | 'x'))
 }
 
 /// The real and effective uid from `/proc/PID/status` (`Uid:\treal\teffective\tsaved\tfs`).

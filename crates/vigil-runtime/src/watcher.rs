@@ -51,7 +51,7 @@ use crate::error::RuntimeError;
 use crate::loaded::{LoadedFile, LoadedPackage, LoadedVia, Runs, is_package_metadata};
 use crate::metadata::InventoryMetadata;
 use crate::owner::{Owner, OwnerResolver, PackageMetadata};
-use crate::process::{Stat, parse_ns_link};
+use crate::process::{Stat, parse_ns_link, still_running};
 use crate::procfs::{Pid, ProcfsRoot};
 
 /// Memory bounds of a [`Watcher`].
@@ -473,13 +473,8 @@ impl<M: PackageMetadata> Watcher<M> {
     pub fn reap(&mut self) -> usize {
         let before = self.processes.len();
         let procfs = &self.procfs;
-        self.processes.retain(|pid, state| {
-            procfs
-                .read(*pid, "stat")
-                .ok()
-                .and_then(|b| Stat::parse(&b))
-                .is_some_and(|s| s.start_time == state.start_time)
-        });
+        self.processes
+            .retain(|pid, state| still_running(procfs, *pid, state.start_time));
         before - self.processes.len()
     }
 

@@ -21,6 +21,12 @@
 //! agent rescans its paths — at most once per [`WRITE_GAP`], so an `npm install` of a
 //! thousand packages is a few rescans, not a thousand.
 //!
+//! The watcher thread also checks, about once a second, that the processes the last view
+//! reported as loading a package still run; when one exited, [`LiveProcesses::take_exited`]
+//! turns true so the agent sweeps again at once instead of reporting a dead process as
+//! `LOADED` until its next interval — at most once per [`EXIT_GAP`], so a host running many
+//! short-lived node processes costs a sweep every few seconds, not one per exit.
+//!
 //! The watcher thread calls the agent's `on_change` whenever it queued observations; the
 //! agent decides when to call [`LiveProcesses::update`] (debounced, rate-limited). Without
 //! root (fanotify refused) there is no thread: sweeps only, and [`LiveProcesses::watching`]
@@ -39,7 +45,7 @@ use std::time::{Duration, Instant};
 use vigil_report::ScanError as ReportError;
 use vigil_runtime::{
     ContainerIdentity, Discovery, DiscoveryOptions, Observation, OwnerResolver, Pid, Process,
-    ProcfsRoot, Socket, TcpState, Watcher, WatcherLimits, WatcherStats,
+    ProcfsRoot, Socket, TcpState, Watcher, WatcherLimits, WatcherStats, still_running,
 };
 
 use crate::processes::{Namespace, ProcessScanFailure, Run, arm};
@@ -181,7 +187,7 @@ impl LiveProcesses {
             .map(|mut w| {
                 // Before the thread starts: a write right after `new` returns is seen.
                 let write_warning = watch_writes(&mut w, &options.write_paths);
-                let thread = WatchThread::start(w, on_change);
+                let thread = WatchThread::start(w, options.procfs.clone(), on_change);
                 thread.shared().write_warning = write_warning;
                 thread
             })
@@ -215,6 +221,14 @@ impl LiveProcesses {
         self.watch
             .as_ref()
             .is_ok_and(|t| std::mem::take(&mut t.shared().written))
+    }
+
+    /// Whether a process the last view reported loading a package has exited since the last
+    /// call (see [`EXIT_GAP`]).
+    pub fn take_exited(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_ok_and(|t| std::mem::take(&mut t.shared().exited))
     }
 
     /// The processes as the last sweep (and updates) left them, without reading anything.
@@ -306,6 +320,15 @@ impl LiveProcesses {
     }
 
     fn view(&self, run: &Run) -> LiveView {
+        if let Ok(thread) = &self.watch {
+            thread.shared().reported = run
+                .sightings
+                .values()
+                .flat_map(|s| &s.processes)
+                .filter_map(|p| run.details.get(&p.pid))
+                .map(|d| (d.pid, d.start_ticks))
+                .collect();
+        }
         let mut sightings: Vec<Sighting> = run.sightings.values().cloned().collect();
         sightings.sort_by(|a, b| (&a.location, &a.component).cmp(&(&b.location, &b.component)));
         LiveView {
@@ -376,11 +399,19 @@ struct Shared {
     written: bool,
     /// Why some write paths are not watched (reported once, with the first sweep).
     write_warning: Option<String>,
+    /// The processes the last view reported loading a package (pid → start time).
+    reported: HashMap<Pid, u64>,
+    /// One of them exited (see [`EXIT_GAP`]).
+    exited: bool,
 }
 
 /// Least time between two "package files written" changes: each makes the agent rescan its
 /// paths, which may take a while.
 pub const WRITE_GAP: Duration = Duration::from_secs(2);
+
+/// Least time between two "a reported process exited" changes: each makes the agent sweep
+/// every process again (a tenth of a second or so of CPU on a busy host).
+pub const EXIT_GAP: Duration = Duration::from_secs(5);
 
 /// Marks `paths` for writes; a warning line when some could not be.
 fn watch_writes(watcher: &mut Watcher, paths: &[PathBuf]) -> Option<String> {
@@ -433,7 +464,11 @@ struct WatchThread {
 const MAX_PENDING: usize = 100_000;
 
 impl WatchThread {
-    fn start(mut watcher: Watcher, on_change: Arc<dyn Fn() + Send + Sync>) -> WatchThread {
+    fn start(
+        mut watcher: Watcher,
+        procfs: ProcfsRoot,
+        on_change: Arc<dyn Fn() + Send + Sync>,
+    ) -> WatchThread {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (requests, inbox) = mpsc::channel::<Request>();
@@ -448,6 +483,8 @@ impl WatchThread {
                     let registry = vigil_inventory::Registry::with_default_collectors();
                     let mut written = false;
                     let mut last_written: Option<Instant> = None;
+                    let mut exited = false;
+                    let mut last_exited: Option<Instant> = None;
                     while !stop.load(Ordering::Relaxed) {
                         while let Ok(request) = inbox.try_recv() {
                             match request {
@@ -503,7 +540,18 @@ impl WatchThread {
                                     .process(*pid)
                                     .is_some_and(|p| p.start_time == *start)
                             });
+                            let before = shared.reported.len();
+                            shared
+                                .reported
+                                .retain(|pid, start| still_running(&procfs, *pid, *start));
+                            exited |= shared.reported.len() < before;
                             shared.stats = watcher.stats();
+                        }
+                        if exited && last_exited.is_none_or(|t| t.elapsed() >= EXIT_GAP) {
+                            exited = false;
+                            last_exited = Some(Instant::now());
+                            lock().exited = true;
+                            on_change();
                         }
                     }
                 })

@@ -322,9 +322,15 @@ impl Collector {
 
     /// An interval pass: scans (sweeping too when due) and reads every process. Blocking.
     pub fn collect(&mut self) -> Collected {
+        self.collect_with(true)
+    }
+
+    /// A pass reading every process; the paths are scanned again only with `scan`.
+    fn collect_with(&mut self, scan: bool) -> Collected {
         let started = Instant::now();
         let mut errors = Vec::new();
-        if let Some(every) = self.sweep_interval
+        if scan
+            && let Some(every) = self.sweep_interval
             && self.last_sweep.is_none_or(|t| t.elapsed() >= every)
         {
             let swept = self.scanner.scan(&self.sweep_paths);
@@ -332,7 +338,9 @@ impl Collector {
             self.swept = swept.instances;
             self.last_sweep = Some(Instant::now());
         }
-        self.scan_paths(&mut errors);
+        if scan {
+            self.scan_paths(&mut errors);
+        }
         let view = match self.processes.as_mut().map(LiveProcesses::sweep) {
             Some(Ok(view)) => Some(view),
             Some(Err(e)) => {
@@ -363,11 +371,16 @@ impl Collector {
 
     /// A watch pass: the watcher's new observations applied to the last interval pass (no
     /// sweep), and the configured paths rescanned when a package file was written under
-    /// them. `None` when there is nothing new. Blocking.
+    /// them; when a process reported as loading a package exited, every process is read
+    /// again instead (so it stops being reported `LOADED` now, not at the next interval).
+    /// `None` when there is nothing new. Blocking.
     pub fn collect_changes(&mut self) -> Option<Collected> {
         let started = Instant::now();
         let live = self.processes.as_mut()?;
         let written = live.take_written();
+        if live.take_exited() {
+            return Some(self.collect_with(written));
+        }
         let view = match live.update() {
             Some(view) => view,
             None if written => live.current()?,

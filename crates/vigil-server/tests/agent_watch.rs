@@ -4,6 +4,9 @@
 //! the delta applied within 1 s of the open, visible through the API within 2 s. Once for the
 //! local agent of `vigil up` (in-process ingest), once for `vigil agent` (HTTP to a server).
 //!
+//! The remote test then kills node: the agent notices the exit (checked about once a second)
+//! and sweeps again, so the finding stops naming the dead pid within a few seconds.
+//!
 //! The local test then writes a stand-in of the compromised `chalk@5.6.1` under `[agent]
 //! paths`: the watcher's `FAN_CLOSE_WRITE` makes the agent rescan, a finding within 1 s.
 //!
@@ -306,7 +309,20 @@ fn remote_agent_sends_the_delta_within_a_second() {
         opened,
         seen_ms,
     );
+    // node exits: the agent notices within about a second and sweeps again, so the finding
+    // stops naming a dead process long before the 60 s interval.
+    let pid = u64::from(node.0.id());
+    let killed = Instant::now();
     drop(node);
+    let gone = poll(Duration::from_secs(10), &findings, |f| {
+        is_debug(f) && !loaded_by(f, pid)
+    });
+    let after = gone.map(|(_, seen)| seen.duration_since(killed));
+    eprintln!("remote agent, exit: pid gone from the finding after {after:?}");
+    assert!(
+        after.is_some_and(|t| t <= Duration::from_secs(3)),
+        "the exited node still named after {after:?}"
+    );
     stop.store(true, Ordering::Relaxed);
     worker.join().unwrap();
     service.shutdown();
