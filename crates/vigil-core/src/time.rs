@@ -9,7 +9,26 @@ pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// Parses `YYYY-MM-DD[(T|t| )HH:MM:SS[.fraction](Z|z|±HH:MM)]`; `None` when malformed or out of
 /// the `i64` nanosecond range.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
+    let (secs, frac) = parse_rfc3339_parts(s, Rfc3339::Strict)?;
+    secs.checked_mul(NANOS_PER_SEC)?.checked_add(frac)
+}
+
+/// How [`parse_rfc3339_parts`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rfc3339 {
+    /// RFC 3339 as written (a date alone is midnight UTC).
+    Strict,
+    /// Also the forms met in feeds and stored text: surrounding whitespace, seconds left out
+    /// (`12:00Z`), the offset left out (UTC), `±HHMM` offsets.
+    Lenient,
+}
+
+/// Parses an RFC 3339 date-time into (seconds since the epoch, nanoseconds `0..1e9`): the
+/// one parser behind every crate's timestamps, with no `i64`-nanosecond range limit (the
+/// store keeps milliseconds and reads years past 2262).
+pub fn parse_rfc3339_parts(s: &str, mode: Rfc3339) -> Option<(i64, i64)> {
+    let lenient = mode == Rfc3339::Lenient;
+    let b = if lenient { s.trim() } else { s }.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let digits = b.get(from..from + len)?;
         digits.iter().try_fold(0i64, |acc, d| {
@@ -27,26 +46,28 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     }
     let days = days_from_civil(year, month, day);
     if b.len() == 10 {
-        return days.checked_mul(86_400 * NANOS_PER_SEC);
+        return Some((days * 86_400, 0));
     }
-    if !matches!(b.get(10), Some(b'T' | b't' | b' '))
-        || b.get(13) != Some(&b':')
-        || b.get(16) != Some(&b':')
-    {
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
         return None;
     }
-    let (h, m, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let (h, m) = (num(11, 2)?, num(14, 2)?);
+    let (sec, mut i) = match b.get(16) {
+        Some(b':') => (num(17, 2)?, 19),
+        _ if lenient => (0, 16),
+        _ => return None,
+    };
+    // 60 is a leap second; it folds into the next minute like most parsers do.
     if h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    let mut i = 19;
     let mut frac = 0i64;
     if b.get(i) == Some(&b'.') {
         i += 1;
         let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
             if i - start < 9 {
-                frac = frac * 10 + i64::from(b.get(i).copied().unwrap_or(b'0') - b'0');
+                frac = frac * 10 + i64::from(d - b'0');
             }
             i += 1;
         }
@@ -59,9 +80,19 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
     }
     let offset = match b.get(i) {
+        None if lenient => 0,
         Some(b'Z' | b'z') if b.len() == i + 1 => 0,
-        Some(sign @ (b'+' | b'-')) if b.len() == i + 6 && b.get(i + 3) == Some(&b':') => {
-            let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
+        Some(sign @ (b'+' | b'-')) => {
+            let colon = b.get(i + 3) == Some(&b':');
+            let (minutes_at, end) = if colon {
+                (i + 4, i + 6)
+            } else {
+                (i + 3, i + 5)
+            };
+            if end != b.len() || !(colon || lenient) {
+                return None;
+            }
+            let (oh, om) = (num(i + 1, 2)?, num(minutes_at, 2)?);
             if oh > 23 || om > 59 {
                 return None;
             }
@@ -70,8 +101,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let secs = days * 86_400 + h * 3600 + m * 60 + sec - offset;
-    secs.checked_mul(NANOS_PER_SEC)?.checked_add(frac)
+    Some((days * 86_400 + h * 3600 + m * 60 + sec - offset, frac))
 }
 
 /// Formats as `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, trailing zeros of the fraction trimmed.
@@ -174,6 +204,18 @@ mod tests {
         #[test]
         fn never_panics(s in any::<String>()) {
             let _ = parse_rfc3339(&s);
+            let _ = parse_rfc3339_parts(&s, Rfc3339::Lenient);
+        }
+
+        /// Leniency only adds forms: whatever the strict reading accepts, the lenient one reads
+        /// the same.
+        #[test]
+        fn lenient_extends_strict(n in -9_000_000_000_000_000_000i64..9_000_000_000_000_000_000i64) {
+            let text = format_rfc3339(n);
+            prop_assert_eq!(
+                parse_rfc3339_parts(&text, Rfc3339::Lenient),
+                parse_rfc3339_parts(&text, Rfc3339::Strict)
+            );
         }
     }
 }

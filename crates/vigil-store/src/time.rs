@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use vigil_core::time::{Rfc3339, civil_from_days, parse_rfc3339_parts};
+
 /// An instant: milliseconds since the unix epoch, UTC. Negative values are before 1970.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -60,82 +62,14 @@ impl Timestamp {
     }
 
     /// Parses an RFC 3339 date-time (`2024-05-01T12:00:00.123Z`, `…+02:00`), the form OSV
-    /// records use. Leniencies seen in feeds: a space or lower-case `t` separator, a missing
-    /// offset (read as UTC), a date alone (midnight UTC). Fractions beyond milliseconds are
-    /// truncated. `None` for anything else.
+    /// records use, with the leniencies seen in feeds ([`Rfc3339::Lenient`]: a space or
+    /// lower-case `t` separator, a missing offset read as UTC, a date alone as midnight UTC).
+    /// Fractions beyond milliseconds are truncated. `None` for anything else.
     pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
-        let b = text.trim().as_bytes();
-        let year = digits(b, 0, 4)?;
-        if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-            return None;
-        }
-        let month = digits(b, 5, 2)?;
-        let day = digits(b, 8, 2)?;
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-            return None;
-        }
-        let days = days_from_civil(year, month, day);
-        if b.len() == 10 {
-            return Some(Timestamp(days * 86_400_000));
-        }
-        if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
-            return None;
-        }
-        let hour = digits(b, 11, 2)?;
-        if b.get(13) != Some(&b':') {
-            return None;
-        }
-        let minute = digits(b, 14, 2)?;
-        let (second, mut i) = if b.get(16) == Some(&b':') {
-            (digits(b, 17, 2)?, 19)
-        } else {
-            (0, 16)
-        };
-        // 60 is a leap second; it folds into the next minute like most parsers do.
-        if hour > 23 || minute > 59 || second > 60 {
-            return None;
-        }
-        let mut millis = 0i64;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-                if i - start < 3 {
-                    millis = millis * 10 + i64::from(d - b'0');
-                }
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
-            for _ in (i - start)..3 {
-                millis *= 10;
-            }
-        }
-        let offset_minutes = match b.get(i) {
-            None => 0,
-            Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-            Some(sign @ (b'+' | b'-')) => {
-                let oh = digits(b, i + 1, 2)?;
-                let om = match b.get(i + 3) {
-                    Some(b':') => digits(b, i + 4, 2)?,
-                    _ => digits(b, i + 3, 2)?,
-                };
-                let end = if b.get(i + 3) == Some(&b':') {
-                    i + 6
-                } else {
-                    i + 5
-                };
-                if end != b.len() || oh > 23 || om > 59 {
-                    return None;
-                }
-                let total = oh * 60 + om;
-                if *sign == b'+' { total } else { -total }
-            }
-            _ => return None,
-        };
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-        Some(Timestamp(seconds * 1000 + millis))
+        let (secs, nanos) = parse_rfc3339_parts(text, Rfc3339::Lenient)?;
+        Some(Timestamp(
+            secs.checked_mul(1000)?.checked_add(nanos / 1_000_000)?,
+        ))
     }
 
     /// RFC 3339 in UTC with milliseconds: `2024-05-01T12:00:00.123Z`.
@@ -159,51 +93,6 @@ impl fmt::Display for Timestamp {
             secs_of_day % 60
         )
     }
-}
-
-fn digits(b: &[u8], at: usize, len: usize) -> Option<i64> {
-    let slice = b.get(at..at + len)?;
-    slice.iter().try_fold(0i64, |acc, d| {
-        d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-    })
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
