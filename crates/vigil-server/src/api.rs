@@ -689,6 +689,7 @@ async fn import_intel(
     let detector = Arc::clone(&state.detector);
     let value = blocking(move || {
         let intel = detector.intel();
+        let _changing = intel.changing();
         let source = intel
             .import_bytes(&body, kind, &name, &options)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;

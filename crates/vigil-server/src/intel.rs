@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,9 @@ pub struct IntelState {
     catalog_seen: Mutex<Option<SystemTime>>,
     /// Local (source name, data-directory generation) pairs already considered for publishing.
     considered: Mutex<HashSet<(String, u64)>>,
+    /// Held from changing the data directory's intel until the change is in use (see
+    /// [`IntelState::changing`]).
+    changing: Mutex<()>,
 }
 
 /// A source of the data directory, ready to publish to a shared store.
@@ -191,6 +194,7 @@ impl IntelState {
             current: RwLock::new(Current::new(Arc::new(index), 0)),
             catalog_seen: Mutex::new(None),
             considered: Mutex::default(),
+            changing: Mutex::default(),
         }
     }
 
@@ -206,9 +210,18 @@ impl IntelState {
                 current: RwLock::new(Current::new(Arc::new(loaded.index), 0)),
                 catalog_seen: Mutex::new(seen),
                 considered: Mutex::default(),
+                changing: Mutex::default(),
             },
             loaded.warnings,
         ))
+    }
+
+    /// One change of the data directory's intel at a time, from import to in use: an import
+    /// through the API holds it until its detection ran, and the poller that notices imports
+    /// by other processes holds it while it checks and reloads — else the poller could put the
+    /// API's import in use first, and the API would answer that its import changed nothing.
+    pub fn changing(&self) -> MutexGuard<'_, ()> {
+        self.changing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The current index.

@@ -361,6 +361,7 @@ pub async fn start(options: Options) -> Result<Service, StartError> {
                 }
                 let d = Arc::clone(&detector);
                 let outcome = tokio::task::spawn_blocking(move || {
+                    let _changing = d.intel().changing();
                     if d.intel().changed_on_disk() {
                         let (report, warnings) = d
                             .reload_intel(Timestamp::now())

@@ -434,3 +434,41 @@ async fn bodies_over_the_limits_are_refused() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{err}");
     s.service.shutdown();
 }
+
+/// Each import through the API answers with the findings *its* intel created, even while the
+/// server's poller (which puts imports by other processes in use, once a second) runs: 40
+/// imports spread over more than a second, each naming one installed package, each `created`
+/// exactly 1. A CI run under heavy load once saw the poller put an API import in use first
+/// (`created: 0`); the window is a few milliseconds, so this test catches a regression only
+/// under load — `IntelState::changing` is what closes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_api_import_reports_its_own_findings() {
+    let s = Server::start("").await;
+    let names: Vec<String> = (0..40).map(|i| format!("clean-pkg-{i}")).collect();
+    let packages: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1.0.0")).collect();
+    let (status, report) = s
+        .post_json("/api/v1/inventory", &s.admin, snapshot(1, &packages))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let started = std::time::Instant::now();
+    for (i, name) in names.iter().enumerate() {
+        let (status, imported) = s
+            .call(
+                "POST",
+                &format!("/api/v1/intel?name=list-{i}"),
+                Some(&s.admin),
+                format!("{name}@1.0.0\n").into_bytes(),
+                &[("content-type", "text/plain")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{imported}");
+        assert_eq!(
+            imported["detection"]["findings"]["created"], 1,
+            "import {i}: {imported}"
+        );
+        // Spread the imports over the poller's ticks.
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    eprintln!("40 imports in {:?}", started.elapsed());
+    s.service.shutdown();
+}
