@@ -69,6 +69,8 @@ const COMPROMISED: &[(&str, &str)] = &[
 const SYNTHETIC_ADVISORIES: usize = 2_000;
 
 const SEED_QUERY: &str = "fetch dt.entity.software_component | filter contains(softwareComponentShortName, \"debug\") | fieldsAdd softwareComponentType, packageName, softwareComponentVersion";
+/// A question mixing component and instance fields in one `and` (the component half narrows).
+const LOADED_QUERY: &str = "fetch software_components | filter contains(name, \"debug\") and evidence == \"LOADED\" | fields host.name, name, version, process.pids";
 const SUMMARIZE_QUERY: &str = "fetch software_components | summarize count(), by:{name, version}";
 const LOOKUP_QUERY: &str = "fetch software_components \
     | lookup [fetch advisories | filter kind == \"MALICIOUS\"], sourceField: name, lookupField: name, fields: {id, versions} \
@@ -137,6 +139,7 @@ struct Estate {
     hosts: usize,
     per_host: usize,
     seed_rows: usize,
+    loaded_rows: usize,
     summarize_rows: usize,
     lookup_rows: usize,
 }
@@ -198,21 +201,24 @@ fn load_estate() -> Option<Estate> {
         per_host,
         corpus,
         seed_rows: 0,
+        loaded_rows: 0,
         summarize_rows: 0,
         lookup_rows: 0,
     };
     // What the queries must return, from the estate itself.
-    let (mut debug, mut hits) = (0, 0);
+    let (mut debug, mut loaded, mut hits) = (0, 0, 0);
     let mut groups = HashSet::new();
     for host in 0..estate.hosts {
         for i in estate.instances(host) {
             let (name, version) = (i.component.name.as_str(), &*i.component.version);
             debug += usize::from(name.contains("debug"));
+            loaded += usize::from(name.contains("debug") && i.evidence == Evidence::Loaded);
             hits += usize::from(COMPROMISED.contains(&(name, version)));
             groups.insert((name.to_string(), version.to_string()));
         }
     }
     estate.seed_rows = debug.min(DEFAULT_LIMIT);
+    estate.loaded_rows = loaded.min(DEFAULT_LIMIT);
     estate.summarize_rows = groups.len().min(DEFAULT_LIMIT);
     estate.lookup_rows = hits.min(DEFAULT_LIMIT);
     Some(estate)
@@ -482,6 +488,12 @@ fn bench(bencher: Bencher, backend: Backend, query: &str, expect: fn(&Estate) ->
 #[divan::bench(args = targets(), sample_count = 20, sample_size = 1)]
 fn seed_query(bencher: Bencher, backend: Backend) {
     bench(bencher, backend, SEED_QUERY, |e| e.seed_rows);
+}
+
+/// Instances of "debug" packages that a process loaded: a mixed `and`.
+#[divan::bench(args = targets(), sample_count = 20, sample_size = 1)]
+fn loaded_mixed_and(bencher: Bencher, backend: Backend) {
+    bench(bencher, backend, LOADED_QUERY, |e| e.loaded_rows);
 }
 
 /// Instances per (name, version) over the whole estate.
