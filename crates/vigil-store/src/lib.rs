@@ -54,6 +54,7 @@
 //! replicas control it. The query views expose nanoseconds.
 
 mod advisory;
+mod codec;
 mod error;
 mod event;
 mod finding;

@@ -7,6 +7,10 @@
 use ::postgres::Row;
 
 use super::{Conn, Param, Tx, get};
+use crate::codec::{
+    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
+    to_json,
+};
 use crate::error::{Result, StoreError};
 use crate::finding::{
     Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingTiming,
@@ -14,10 +18,6 @@ use crate::finding::{
 };
 use crate::inventory::{ComponentId, ContainerKey, HostId};
 use crate::postgres::inventory::container_summary_at;
-use crate::sqlite::{
-    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
-    to_json,
-};
 use crate::time::Timestamp;
 
 const FINDING_SELECT: &str = "SELECT f.id, f.advisory_id, f.aliases::text, f.component_id, \

@@ -15,16 +15,16 @@ use vigil_core::osv::ecosystem_covers;
 use vigil_core::{Component, Evidence};
 
 use super::{Conn, Tx, get, pids_text};
+use crate::codec::{
+    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
+    to_i64, to_json,
+};
 use crate::error::Result;
 use crate::finding::Entity;
 use crate::inventory::{
     ComponentId, ContainerInfo, ContainerKey, ContainerSummary, Exposure, ExposureWindow, HostId,
     HostInfo, HostRecord, InstanceId, InstanceInput, InstanceRecord, PackageKey, Snapshot,
     SnapshotKind, SnapshotOutcome,
-};
-use crate::sqlite::{
-    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
-    to_i64, to_json,
 };
 use crate::time::Timestamp;
 

@@ -3,14 +3,18 @@
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{bad_value, db, from_json, opt_ts, pids_from_json, to_json};
+use super::db;
+use crate::codec::{
+    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
+    to_json,
+};
 use crate::error::{Result, StoreError};
 use crate::finding::{
     Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingTiming,
     FindingUpsert, StatusChange,
 };
 use crate::inventory::{ComponentId, ContainerKey, HostId};
-use crate::sqlite::inventory::{component_from, container_summary_at, get, parse_evidence};
+use crate::sqlite::inventory::{container_summary_at, get};
 use crate::time::Timestamp;
 
 const FINDING_SELECT: &str = "SELECT f.id, f.advisory_id, f.aliases, f.component_id, c.ecosystem, \
@@ -151,7 +155,7 @@ pub(crate) fn upsert_finding(
     let (entity_type, entity_id) = entity_columns(input.entity);
     let aliases = to_json("finding aliases", &input.aliases)?;
     let locations = to_json("finding locations", &input.locations)?;
-    let pids = to_json("finding pids", &super::normalize_pids(&input.pids))?;
+    let pids = to_json("finding pids", &normalize_pids(&input.pids))?;
     let inserted = conn
         .prepare_cached(
             "INSERT INTO findings (advisory_id, aliases, component_id, entity_type, entity_id, host_id,

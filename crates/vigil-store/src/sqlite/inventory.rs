@@ -11,9 +11,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 use vigil_core::osv::ecosystem_covers;
-use vigil_core::{Component, Ecosystem, Evidence, PackageName};
+use vigil_core::{Component, Evidence};
 
-use super::{bad_value, db, from_json, normalize_pids, opt_ts, pids_from_json, to_i64, to_json};
+use super::db;
+use crate::codec::{
+    component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json, to_i64,
+    to_json,
+};
 use crate::error::Result;
 use crate::finding::Entity;
 use crate::inventory::{
@@ -35,32 +39,6 @@ const INSTANCE_SELECT: &str = "SELECT ci.id, ci.component_id, c.ecosystem, c.nam
 /// Reads column `idx`, mapping driver errors.
 pub(crate) fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, idx: usize) -> Result<T> {
     row.get(idx).map_err(db("decode row"))
-}
-
-/// The spelling of evidence in the database.
-pub(crate) fn parse_evidence(table: &'static str, row: i64, text: &str) -> Result<Evidence> {
-    match text {
-        "DECLARED" => Ok(Evidence::Declared),
-        "INSTALLED" => Ok(Evidence::Installed),
-        "LOADED" => Ok(Evidence::Loaded),
-        other => Err(bad_value(
-            table,
-            "evidence",
-            row,
-            format!("unknown evidence {other:?}"),
-        )),
-    }
-}
-
-/// A component from its stored columns.
-pub(crate) fn component_from(ecosystem: &str, name: &str, version: String) -> Component {
-    let ecosystem = Ecosystem::parse(ecosystem);
-    let name = PackageName::new(ecosystem.kind(), name);
-    Component {
-        ecosystem,
-        name,
-        version: version.into(),
-    }
 }
 
 /// A container summary from nullable joined columns starting at `first`

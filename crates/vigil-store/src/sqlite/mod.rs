@@ -28,7 +28,6 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
-use serde_json::Value;
 
 use crate::error::{Result, StoreError};
 use crate::time::Timestamp;
@@ -396,80 +395,6 @@ pub(crate) fn db(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
             source: Box::new(error),
         },
     }
-}
-
-/// A `u64` as SQLite's signed integer.
-pub(crate) fn to_i64(what: &'static str, value: u64) -> Result<i64> {
-    i64::try_from(value).map_err(|_| StoreError::InvalidInput {
-        what,
-        reason: format!("{value} exceeds the largest storable integer"),
-    })
-}
-
-/// Serializes a value to compact JSON text.
-pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
-    what: &'static str,
-    value: &T,
-) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::InvalidInput {
-        what,
-        reason: e.to_string(),
-    })
-}
-
-/// Decodes a JSON column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
-    table: &'static str,
-    column: &'static str,
-    row: impl ToString,
-    text: &str,
-) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::BadValue {
-        table,
-        column,
-        row: row.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// A bad stored value.
-pub(crate) fn bad_value(
-    table: &'static str,
-    column: &'static str,
-    row: impl ToString,
-    reason: impl Into<String>,
-) -> StoreError {
-    StoreError::BadValue {
-        table,
-        column,
-        row: row.to_string(),
-        reason: reason.into(),
-    }
-}
-
-/// Decodes a JSON array of numbers into pids, dropping anything that is not a pid.
-pub(crate) fn pids_from_json(table: &'static str, row: i64, text: &str) -> Result<Vec<u32>> {
-    let value: Value = from_json(table, "pids", row, text)?;
-    let Value::Array(items) = value else {
-        return Err(bad_value(table, "pids", row, "not a JSON array"));
-    };
-    Ok(items
-        .iter()
-        .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-        .collect())
-}
-
-/// Sorted, unique pids.
-pub(crate) fn normalize_pids(pids: &[u32]) -> Vec<u32> {
-    let mut pids = pids.to_vec();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
-}
-
-/// An optional millisecond column.
-pub(crate) fn opt_ts(millis: Option<i64>) -> Option<Timestamp> {
-    millis.map(Timestamp::from_unix_millis)
 }
 
 impl Default for OpenOptions {
