@@ -54,6 +54,7 @@
 //! replicas control it. The query views expose nanoseconds.
 
 mod advisory;
+mod apply;
 mod codec;
 mod error;
 mod event;
