@@ -60,6 +60,7 @@ mod error;
 mod event;
 mod finding;
 mod inventory;
+mod migrations;
 mod outbox;
 mod postgres;
 mod query;
@@ -233,10 +234,8 @@ impl Store {
 
     /// The newest schema version this build knows.
     pub fn supported_schema_version(&self) -> i64 {
-        match &self.backend {
-            Backend::Sqlite(_) => sqlite::latest_version(),
-            Backend::Postgres(_) => postgres::latest_version(),
-        }
+        // One list of migrations serves both backends.
+        migrations::latest_version()
     }
 
     /// A full integrity check (for SQLite `PRAGMA integrity_check`; for PostgreSQL, that the
