@@ -59,6 +59,7 @@ mod codec;
 mod error;
 mod event;
 mod finding;
+mod finding_rows;
 mod inventory;
 mod migrations;
 mod outbox;
