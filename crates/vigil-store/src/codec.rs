@@ -3,6 +3,8 @@
 //! value or an unstorable input makes. The backends read and write the columns; the
 //! conversions here keep what they store and decode the same.
 
+use std::fmt::Write;
+
 use serde_json::Value;
 use vigil_core::{Component, Ecosystem, Evidence, PackageName};
 
@@ -76,6 +78,22 @@ pub(crate) fn normalize_pids(pids: &[u32]) -> Vec<u32> {
     pids.sort_unstable();
     pids.dedup();
     pids
+}
+
+/// Pids as a JSON array of numbers, items joined by `separator`: each backend prints them as
+/// its stored arrays read back as text, so an unchanged array is found by comparing text.
+pub(crate) fn pids_array(pids: &[u32], separator: &str) -> String {
+    let mut out = String::with_capacity(2 + pids.len() * (6 + separator.len()));
+    out.push('[');
+    for (i, pid) in pids.iter().enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{pid}");
+    }
+    out.push(']');
+    out
 }
 
 /// An optional millisecond column.

@@ -881,16 +881,7 @@ pub(crate) fn limit(n: usize) -> i64 {
 /// Pids as PostgreSQL prints a `jsonb` array of them (`[1, 2]`), so a stored array compares
 /// equal as text.
 pub(crate) fn pids_text(pids: &[u32]) -> String {
-    let mut out = String::with_capacity(2 + pids.len() * 8);
-    out.push('[');
-    for (i, pid) in pids.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&pid.to_string());
-    }
-    out.push(']');
-    out
+    crate::codec::pids_array(pids, ", ")
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::apply::{
     listening_sockets, reconcile_containers, reconcile_processes,
 };
 use crate::codec::{
-    component_from, from_json, opt_ts, parse_evidence, pids_from_json, to_i64, to_json,
+    component_from, from_json, opt_ts, parse_evidence, pids_array, pids_from_json, to_i64, to_json,
 };
 use crate::error::Result;
 use crate::finding::Entity;
@@ -629,17 +629,9 @@ fn apply_instances(
     Ok(outcome)
 }
 
+/// Pids as compact JSON, as they are stored and read back.
 fn to_json_pids(pids: &[u32]) -> String {
-    let mut out = String::with_capacity(2 + pids.len() * 6);
-    out.push('[');
-    for (i, pid) in pids.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&pid.to_string());
-    }
-    out.push(']');
-    out
+    pids_array(pids, ",")
 }
 
 /// Present instances of the packages `keys` name (any version), across all hosts.
