@@ -20,7 +20,9 @@
 //! a [`Store`] and a [`WriteTx`] and never name a driver type — errors carry driver errors as
 //! opaque sources, parameters and results are plain Rust types, and [`Store::open`] picks the
 //! backend from the location. The interface is synchronous (blocking); async callers run it on
-//! a blocking thread.
+//! a blocking thread. Each backend module holds its dialect's SQL and row reading and writing;
+//! what both decide (the snapshot diff, findings' columns, the migration list, value
+//! spellings) is in crate-private modules they share, so the backends cannot drift apart.
 //!
 //! ## Transactions
 //!
