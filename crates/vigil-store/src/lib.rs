@@ -20,7 +20,9 @@
 //! a [`Store`] and a [`WriteTx`] and never name a driver type — errors carry driver errors as
 //! opaque sources, parameters and results are plain Rust types, and [`Store::open`] picks the
 //! backend from the location. The interface is synchronous (blocking); async callers run it on
-//! a blocking thread.
+//! a blocking thread. Each backend module holds its dialect's SQL and row reading and writing;
+//! what both decide (the snapshot diff, findings' columns, the migration list, value
+//! spellings) is in crate-private modules they share, so the backends cannot drift apart.
 //!
 //! ## Transactions
 //!
@@ -54,10 +56,14 @@
 //! replicas control it. The query views expose nanoseconds.
 
 mod advisory;
+mod apply;
+mod codec;
 mod error;
 mod event;
 mod finding;
+mod finding_rows;
 mod inventory;
+mod migrations;
 mod outbox;
 mod postgres;
 mod query;
@@ -231,10 +237,8 @@ impl Store {
 
     /// The newest schema version this build knows.
     pub fn supported_schema_version(&self) -> i64 {
-        match &self.backend {
-            Backend::Sqlite(_) => sqlite::latest_version(),
-            Backend::Postgres(_) => postgres::latest_version(),
-        }
+        // One list of migrations serves both backends.
+        migrations::latest_version()
     }
 
     /// A full integrity check (for SQLite `PRAGMA integrity_check`; for PostgreSQL, that the

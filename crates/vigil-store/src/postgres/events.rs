@@ -11,10 +11,10 @@
 use serde_json::{Map, Value};
 
 use super::{Tx, get};
+use crate::codec::{from_json, to_json};
 use crate::error::Result;
 use crate::event::{AppendedEvent, EventInput, EventSeq, StoredEvent};
 use crate::finding::FindingId;
-use crate::sqlite::{from_json, to_json};
 use crate::time::Timestamp;
 use crate::token::random_id;
 

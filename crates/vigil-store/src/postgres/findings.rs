@@ -7,17 +7,18 @@
 use ::postgres::Row;
 
 use super::{Conn, Param, Tx, get};
+use crate::codec::{component_from, from_json, opt_ts, parse_evidence, pids_from_json};
 use crate::error::{Result, StoreError};
 use crate::finding::{
     Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingTiming,
     FindingUpsert, StatusChange,
 };
-use crate::inventory::{ComponentId, ContainerKey, HostId};
-use crate::postgres::inventory::container_summary_at;
-use crate::sqlite::{
-    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
-    to_json,
+use crate::finding_rows::{
+    UpsertColumns, check_risk_score, entity_columns, entity_from, missing_after_update,
+    sets_nothing, status_from,
 };
+use crate::inventory::{ComponentId, HostId};
+use crate::postgres::inventory::container_summary_at;
 use crate::time::Timestamp;
 
 const FINDING_SELECT: &str = "SELECT f.id, f.advisory_id, f.aliases::text, f.component_id, \
@@ -32,20 +33,7 @@ const FINDING_SELECT: &str = "SELECT f.id, f.advisory_id, f.aliases::text, f.com
 
 fn finding_from_row(row: &Row) -> Result<FindingRecord> {
     let id: i64 = get(row, 0)?;
-    let entity_type: &str = get(row, 8)?;
-    let entity_id: i64 = get(row, 9)?;
-    let entity = match entity_type {
-        "host" => Entity::Host(HostId(entity_id)),
-        "container" => Entity::Container(ContainerKey(entity_id)),
-        other => {
-            return Err(bad_value(
-                "findings",
-                "entity_type",
-                id,
-                format!("unknown entity type {other:?}"),
-            ));
-        }
-    };
+    let entity = entity_from(id, get(row, 8)?, get(row, 9)?)?;
     let status: &str = get(row, 18)?;
     Ok(FindingRecord {
         id: FindingId(id),
@@ -58,14 +46,7 @@ fn finding_from_row(row: &Row) -> Result<FindingRecord> {
         host_id: HostId(get(row, 10)?),
         host_name: get(row, 11)?,
         container: container_summary_at(row, 12)?,
-        status: FindingStatus::parse(status).ok_or_else(|| {
-            bad_value(
-                "findings",
-                "status",
-                id,
-                format!("unknown status {status:?}"),
-            )
-        })?,
+        status: status_from(id, status)?,
         mute_reason: get(row, 19)?,
         risk_score: get(row, 20)?,
         risk_level: get(row, 21)?,
@@ -125,24 +106,13 @@ pub(crate) fn find_finding(
     find_finding_in(&mut *tx.conn()?, advisory_id, component_id, entity)
 }
 
-fn entity_columns(entity: Entity) -> (&'static str, i64) {
-    match entity {
-        Entity::Host(HostId(id)) | Entity::Container(ContainerKey(id)) => (entity.type_name(), id),
-    }
-}
-
 /// Creates the finding (status `NEW`) or refreshes its details, atomically.
 pub(crate) fn upsert_finding(
     tx: &Tx,
     input: &FindingInput,
     now: Timestamp,
 ) -> Result<FindingUpsert> {
-    if !input.risk_score.is_finite() {
-        return Err(StoreError::InvalidInput {
-            what: "risk score",
-            reason: format!("{} is not a finite number", input.risk_score),
-        });
-    }
+    check_risk_score(input)?;
     let c = &mut *tx.conn()?;
     let (host_id, container_ref) = match input.entity {
         Entity::Host(host) => (host.0, None),
@@ -160,10 +130,7 @@ pub(crate) fn upsert_finding(
             (get::<i64>(&row, 0)?, Some(key.0))
         }
     };
-    let (entity_type, entity_id) = entity_columns(input.entity);
-    let aliases = to_json("finding aliases", &input.aliases)?;
-    let locations = to_json("finding locations", &input.locations)?;
-    let pids = to_json("finding pids", &normalize_pids(&input.pids))?;
+    let columns = UpsertColumns::of(input)?;
     let inserted = c.execute(
         "insert finding",
         "INSERT INTO findings (advisory_id, aliases, component_id, entity_type, entity_id, host_id,
@@ -174,17 +141,17 @@ pub(crate) fn upsert_finding(
          ON CONFLICT (advisory_id, component_id, entity_type, entity_id) DO NOTHING",
         &[
             &input.advisory_id,
-            &aliases,
+            &columns.aliases,
             &input.component_id.0,
-            &entity_type,
-            &entity_id,
+            &columns.entity_type,
+            &columns.entity_id,
             &host_id,
             &container_ref,
             &input.risk_score,
             &input.risk_level,
             &input.evidence.as_str(),
-            &locations,
-            &pids,
+            &columns.locations,
+            &columns.pids,
             &now.unix_millis(),
         ],
     )?;
@@ -203,26 +170,20 @@ pub(crate) fn upsert_finding(
             &[
                 &input.advisory_id,
                 &input.component_id.0,
-                &entity_type,
-                &entity_id,
-                &aliases,
+                &columns.entity_type,
+                &columns.entity_id,
+                &columns.aliases,
                 &input.risk_score,
                 &input.risk_level,
                 &input.evidence.as_str(),
-                &locations,
-                &pids,
+                &columns.locations,
+                &columns.pids,
                 &now.unix_millis(),
             ],
         )?;
     }
     let finding = find_finding_in(c, &input.advisory_id, input.component_id, input.entity)?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "finding",
-            id: format!(
-                "{} × {} × {entity_type} {entity_id}",
-                input.advisory_id, input.component_id.0
-            ),
-        })?;
+        .ok_or_else(|| columns.missing(input))?;
     Ok(FindingUpsert { created, finding })
 }
 
@@ -248,9 +209,7 @@ pub(crate) fn set_finding_status(
     let Some(before) = finding_in(c, id)? else {
         return Ok(None);
     };
-    if before.status == status
-        && (status != FindingStatus::Muted || before.mute_reason.as_deref() == mute_reason)
-    {
+    if sets_nothing(&before, status, mute_reason) {
         return Ok(Some(StatusChange {
             previous: before.status,
             finding: before,
@@ -269,10 +228,7 @@ pub(crate) fn set_finding_status(
          WHERE id = $1",
         &[&id.0, &status.as_str(), &mute_reason, &now.unix_millis()],
     )?;
-    let after = finding_in(c, id)?.ok_or_else(|| StoreError::NotFound {
-        what: "finding",
-        id: id.0.to_string(),
-    })?;
+    let after = finding_in(c, id)?.ok_or_else(|| missing_after_update(id))?;
     Ok(Some(StatusChange {
         previous: before.status,
         finding: after,
@@ -353,14 +309,7 @@ pub(crate) fn finding_timings(tx: &Tx) -> Result<Vec<FindingTiming>> {
             let status: &str = get(row, 1)?;
             Ok(FindingTiming {
                 id: FindingId(id),
-                status: FindingStatus::parse(status).ok_or_else(|| {
-                    bad_value(
-                        "findings",
-                        "status",
-                        id,
-                        format!("unknown status {status:?}"),
-                    )
-                })?,
+                status: status_from(id, status)?,
                 detected_at: Timestamp::from_unix_millis(get(row, 2)?),
                 acknowledged_at: opt_ts(get(row, 3)?),
                 resolved_at: opt_ts(get(row, 4)?),

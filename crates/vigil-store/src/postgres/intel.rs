@@ -18,9 +18,9 @@ use vigil_core::{Ecosystem, osv::OsvRecord};
 
 use super::{Tx, get, pg};
 use crate::advisory::{AdvisoryInput, AdvisoryKind, AdvisoryRecord, Blob, PutAdvisories};
+use crate::codec::{bad_value, from_json, to_json};
 use crate::error::Result;
 use crate::inventory::PackageKey;
-use crate::sqlite::{bad_value, from_json, to_json};
 use crate::time::Timestamp;
 
 /// Advisories written per statement.

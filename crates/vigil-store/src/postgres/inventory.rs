@@ -1,8 +1,8 @@
 //! Hosts, containers, processes and component instances; applying snapshots (PostgreSQL).
 //!
-//! The same diff as the SQLite backend (see `sqlite/inventory.rs`): one indexed read of the
-//! host's present instances, a hash-map diff against the snapshot, and writes only for what
-//! changed. Here the writes are batched — one statement for all changed instances, one for the
+//! The same diff as the SQLite backend (`crate::apply` decides; this file reads the rows and
+//! writes): one indexed read of the host's present instances, a hash-map diff against the
+//! snapshot, and writes only for what changed. Here the writes are batched — one statement for all changed instances, one for the
 //! new components, one for the new instances, one for their windows, one for the gone ones —
 //! because each statement is a network round trip. The snapshot holds an advisory lock on its
 //! host for the transaction (see the module docs of `postgres`).
@@ -10,21 +10,24 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ::postgres::Row;
-use serde_json::{Value, json};
+use serde_json::Value;
+use vigil_core::Component;
 use vigil_core::osv::ecosystem_covers;
-use vigil_core::{Component, Evidence};
 
 use super::{Conn, Tx, get, pids_text};
+use crate::apply::{
+    Added, ContainerState, PresentProcesses, PresentRow, Records, diff_instances,
+    instance_ecosystems, listening_sockets, reconcile_containers, reconcile_processes,
+};
+use crate::codec::{
+    bad_value, component_from, from_json, opt_ts, parse_evidence, pids_from_json, to_i64, to_json,
+};
 use crate::error::Result;
 use crate::finding::Entity;
 use crate::inventory::{
     ComponentId, ContainerInfo, ContainerKey, ContainerSummary, Exposure, ExposureWindow, HostId,
-    HostInfo, HostRecord, InstanceId, InstanceInput, InstanceRecord, PackageKey, Snapshot,
+    HostInfo, HostRecord, InstanceId, InstanceRecord, PackageKey, ProcessInfo, Snapshot,
     SnapshotKind, SnapshotOutcome,
-};
-use crate::sqlite::{
-    bad_value, component_from, from_json, normalize_pids, opt_ts, parse_evidence, pids_from_json,
-    to_i64, to_json,
 };
 use crate::time::Timestamp;
 
@@ -190,26 +193,6 @@ pub(crate) fn component_id(tx: &Tx, component: &Component) -> Result<Option<Comp
     .transpose()
 }
 
-/// The state of one container during a snapshot.
-struct ContainerState {
-    key: i64,
-    info: ContainerInfo,
-    gone: bool,
-}
-
-impl ContainerState {
-    fn summary(&self) -> ContainerSummary {
-        ContainerSummary {
-            key: ContainerKey(self.key),
-            id: self.info.id.clone(),
-            name: self.info.name.clone(),
-            image: self.info.image.clone(),
-            k8s_namespace: self.info.k8s_namespace.clone(),
-            k8s_workload: self.info.k8s_workload.clone(),
-        }
-    }
-}
-
 /// Applies one snapshot (see the module and [`crate::inventory`] docs).
 pub(crate) fn apply_snapshot(
     tx: &Tx,
@@ -301,82 +284,14 @@ fn apply_containers(
         states.insert(info.id.clone(), ContainerState { key, info, gone });
     }
 
-    let mut present: HashSet<String> = HashSet::new();
-    let referenced = snapshot
-        .instances
-        .iter()
-        .filter_map(|i| i.container_id.as_deref())
-        .chain(
-            snapshot
-                .processes
-                .iter()
-                .filter_map(|p| p.container_id.as_deref()),
-        );
-    let listed = snapshot.containers.iter().map(|c| (c, true));
-    let implied: Vec<ContainerInfo> = referenced
-        .filter(|id| !snapshot.containers.iter().any(|c| c.id == *id))
-        .map(|id| ContainerInfo {
-            id: id.to_owned(),
-            ..ContainerInfo::default()
-        })
-        .collect();
-    for (info, is_listed) in listed.chain(implied.iter().map(|c| (c, false))) {
-        if !present.insert(info.id.clone()) {
-            continue;
-        }
-        match states.get_mut(&info.id) {
-            Some(state) => {
-                // A container only referenced keeps what is known about it.
-                let wanted = if is_listed {
-                    info.clone()
-                } else {
-                    state.info.clone()
-                };
-                if state.gone || state.info != wanted {
-                    write_container(c, Some(state.key), host_id, &wanted, now)?;
-                    state.info = wanted;
-                    state.gone = false;
-                }
-            }
-            None => {
-                let key = write_container(c, None, host_id, info, now)?;
-                states.insert(
-                    info.id.clone(),
-                    ContainerState {
-                        key,
-                        info: info.clone(),
-                        gone: false,
-                    },
-                );
-            }
-        }
-    }
-
-    let removed: Vec<String> = match &snapshot.kind {
-        SnapshotKind::Full => states
-            .iter()
-            .filter(|(id, s)| !s.gone && !present.contains(*id))
-            .map(|(id, _)| id.clone())
-            .collect(),
-        SnapshotKind::Delta(removals) => removals
-            .containers
-            .iter()
-            .filter(|id| !present.contains(*id))
-            .cloned()
-            .collect(),
-    };
-    let mut gone_keys = Vec::new();
-    for id in removed {
-        if let Some(state) = states.get_mut(&id).filter(|s| !s.gone) {
-            gone_keys.push(state.key);
-            state.gone = true;
-        }
-    }
-    if !gone_keys.is_empty() {
+    let gone = reconcile_containers(&mut states, snapshot, |key, info| {
+        write_container(c, key, host_id, info, now)
+    })?;
+    if !gone.is_empty() {
         c.execute(
             "mark container gone",
             "UPDATE containers SET gone_at = $2, last_seen = $3 WHERE id = ANY($1)",
-            &[&gone_keys, &now.unix_millis(), &last_report.unix_millis()],
+            &[&gone, &now.unix_millis(), &last_report.unix_millis()],
         )?;
     }
     Ok(states)
@@ -443,18 +358,6 @@ fn write_container(
     }
 }
 
-fn listening_value(process: &crate::inventory::ProcessInfo) -> Value {
-    let mut sockets = process.listening.clone();
-    sockets.sort();
-    sockets.dedup();
-    Value::Array(
-        sockets
-            .iter()
-            .map(|s| json!({"protocol": s.protocol, "address": s.address, "port": s.port}))
-            .collect(),
-    )
-}
-
 fn apply_processes(
     c: &mut Conn,
     host_id: HostId,
@@ -463,14 +366,7 @@ fn apply_processes(
     now: Timestamp,
     last_report: Timestamp,
 ) -> Result<()> {
-    type Stored = (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Value,
-    );
-    let mut present: HashMap<(i64, i64), (i64, Stored)> = HashMap::new();
+    let mut present: PresentProcesses<Value> = HashMap::new();
     for row in c.query(
         "read processes",
         "SELECT id, pid, start_time, exe, cmdline, \"user\", container_ref, listening
@@ -491,27 +387,8 @@ fn apply_processes(
             ),
         );
     }
-    let mut listed: HashSet<(i64, i64)> = HashSet::new();
-    for process in &snapshot.processes {
-        let key = (i64::from(process.pid), process.start_time.unix_millis());
-        if !listed.insert(key) {
-            continue;
-        }
-        let container_ref = process
-            .container_id
-            .as_ref()
-            .and_then(|id| containers.get(id))
-            .map(|s| s.key);
-        let row: Stored = (
-            process.exe.clone(),
-            process.cmdline.clone(),
-            process.user.clone(),
-            container_ref,
-            listening_value(process),
-        );
-        if present.get(&key).is_some_and(|(_, stored)| *stored == row) {
-            continue;
-        }
+    let listening = |process: &ProcessInfo| Ok(listening_sockets(process));
+    let removed = reconcile_processes(&present, snapshot, containers, listening, |key, row| {
         let listening = to_json("listening sockets", &row.4)?;
         c.execute(
             "write process",
@@ -534,21 +411,8 @@ fn apply_processes(
                 &now.unix_millis(),
             ],
         )?;
-    }
-    let removed: Vec<i64> = match &snapshot.kind {
-        SnapshotKind::Full => present
-            .iter()
-            .filter(|(key, _)| !listed.contains(*key))
-            .map(|(_, (id, _))| *id)
-            .collect(),
-        SnapshotKind::Delta(removals) => removals
-            .processes
-            .iter()
-            .map(|(pid, start)| (i64::from(*pid), start.unix_millis()))
-            .filter(|key| !listed.contains(key))
-            .filter_map(|key| present.get(&key).map(|(id, _)| *id))
-            .collect(),
-    };
+        Ok(())
+    })?;
     if !removed.is_empty() {
         c.execute(
             "mark process gone",
@@ -558,38 +422,6 @@ fn apply_processes(
     }
     Ok(())
 }
-
-/// One snapshot instance after merging duplicates.
-struct Merged<'a> {
-    input: &'a InstanceInput,
-    ecosystem: &'a str,
-    container: Option<i64>,
-    evidence: Evidence,
-    dev: bool,
-    pids: Vec<u32>,
-}
-
-/// A present instance as the diff needs it (decoding stays lazy: most rows of most snapshots
-/// are unchanged).
-struct PresentRow {
-    id: i64,
-    component_id: i64,
-    ecosystem: String,
-    name: String,
-    name_key: String,
-    version: String,
-    purl: String,
-    container: Option<i64>,
-    path: String,
-    evidence: String,
-    dev: bool,
-    /// As PostgreSQL prints the jsonb array (`[1, 2]`).
-    pids: String,
-    first_seen: i64,
-}
-
-/// Borrowed instance identity: (ecosystem, name key, version, container row, path).
-type IdentityRef<'a> = (&'a str, &'a str, &'a str, Option<i64>, &'a str);
 
 fn present_rows(c: &mut Conn, host_id: HostId) -> Result<Vec<PresentRow>> {
     c.query(
@@ -621,14 +453,10 @@ fn present_rows(c: &mut Conn, host_id: HostId) -> Result<Vec<PresentRow>> {
     .collect()
 }
 
-/// The row ids (and stored purls) of the components of `merged[i]` for each `i` in `new`,
-/// inserting the missing ones: one sorted insert (concurrent snapshots sharing components
-/// take their row locks in the same order, so they never deadlock), one lookup.
-fn ensure_components(
-    c: &mut Conn,
-    merged: &[Merged<'_>],
-    new: &[usize],
-) -> Result<HashMap<usize, (ComponentId, String)>> {
+/// The row ids (and stored purls) of the components of `added`, in order, inserting the
+/// missing ones: one sorted insert (concurrent snapshots sharing components take their row
+/// locks in the same order, so they never deadlock), one lookup.
+fn ensure_components(c: &mut Conn, added: &[Added<'_>]) -> Result<Vec<(ComponentId, String)>> {
     let mut distinct: HashMap<(&str, &str, &str), usize> = HashMap::new();
     let mut ecosystems = Vec::new();
     let mut kinds = Vec::new();
@@ -636,8 +464,8 @@ fn ensure_components(
     let mut keys = Vec::new();
     let mut versions = Vec::new();
     let mut purls = Vec::new();
-    for &i in new {
-        let Some(m) = merged.get(i) else { continue };
+    for a in added {
+        let m = &a.merged;
         let component = &m.input.component;
         let identity = (m.ecosystem, component.name.key(), &*component.version);
         if distinct.contains_key(&identity) {
@@ -655,7 +483,7 @@ fn ensure_components(
         });
     }
     if ecosystems.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Vec::new());
     }
     c.execute(
         "insert components",
@@ -683,17 +511,20 @@ fn ensure_components(
             *slot = Some((ComponentId(get(&row, 1)?), get(&row, 2)?));
         }
     }
-    let mut out = HashMap::with_capacity(new.len());
-    for &i in new {
-        let Some(m) = merged.get(i) else { continue };
-        let component = &m.input.component;
-        let identity = (m.ecosystem, component.name.key(), &*component.version);
+    let mut out = Vec::with_capacity(added.len());
+    for a in added {
+        let component = &a.merged.input.component;
+        let identity = (
+            a.merged.ecosystem,
+            component.name.key(),
+            &*component.version,
+        );
         let found = distinct
             .get(&identity)
             .and_then(|&p| by_position.get(p))
             .and_then(Clone::clone)
             .ok_or_else(|| bad_value("components", "id", component, "missing after insert"))?;
-        out.insert(i, found);
+        out.push(found);
     }
     Ok(out)
 }
@@ -706,11 +537,6 @@ fn apply_instances(
     now: Timestamp,
     last_report: Timestamp,
 ) -> Result<SnapshotOutcome> {
-    let container_key =
-        |id: &Option<String>| id.as_ref().and_then(|id| containers.get(id)).map(|s| s.key);
-    let summaries: HashMap<i64, ContainerSummary> =
-        containers.values().map(|s| (s.key, s.summary())).collect();
-    let summary_of = |key: Option<i64>| key.and_then(|key| summaries.get(&key)).cloned();
     let host_last_seen: i64 = get(
         &c.query_one(
             "read host",
@@ -719,131 +545,34 @@ fn apply_instances(
         )?,
         0,
     )?;
-    let host_last_seen = Timestamp::from_unix_millis(host_last_seen);
-    let record_of = |row: &PresentRow, pids: Option<Vec<u32>>| -> Result<InstanceRecord> {
-        Ok(InstanceRecord {
-            id: InstanceId(row.id),
-            component_id: ComponentId(row.component_id),
-            component: component_from(&row.ecosystem, &row.name, row.version.clone()),
-            purl: row.purl.clone(),
-            host_id,
-            host_name: snapshot.host.name.clone(),
-            container: summary_of(row.container),
-            path: row.path.clone(),
-            evidence: parse_evidence("component_instances", row.id, &row.evidence)?,
-            dev: row.dev,
-            pids: match pids {
-                Some(pids) => pids,
-                None => pids_from_json("component_instances", row.id, &row.pids)?,
-            },
-            first_seen: Timestamp::from_unix_millis(row.first_seen),
-            last_seen: host_last_seen,
-            gone_at: None,
-        })
-    };
-
-    // Owned strings the borrowed identity keys below point into; declared before the map.
-    let removal_ecosystems: Vec<String> = match &snapshot.kind {
-        SnapshotKind::Full => Vec::new(),
-        SnapshotKind::Delta(removals) => removals
-            .instances
-            .iter()
-            .map(|k| k.component.ecosystem.to_string())
-            .collect(),
-    };
+    let records = Records::new(
+        host_id,
+        &snapshot.host.name,
+        Timestamp::from_unix_millis(host_last_seen),
+        containers,
+    );
+    let ecosystems = instance_ecosystems(snapshot);
     let rows = present_rows(c, host_id)?;
-    let mut present: HashMap<IdentityRef<'_>, &PresentRow> = rows
-        .iter()
-        .map(|r| {
-            let key = (
-                r.ecosystem.as_str(),
-                r.name_key.as_str(),
-                r.version.as_str(),
-                r.container,
-                r.path.as_str(),
-            );
-            (key, r)
-        })
-        .collect();
-
-    // Merge duplicates within the snapshot: strongest evidence, all pids, dev only if all are.
-    let ecosystems: Vec<String> = snapshot
-        .instances
-        .iter()
-        .map(|i| i.component.ecosystem.to_string())
-        .collect();
-    let mut merged: Vec<Merged<'_>> = Vec::with_capacity(snapshot.instances.len());
-    let mut index: HashMap<IdentityRef<'_>, usize> =
-        HashMap::with_capacity(snapshot.instances.len());
-    for (input, ecosystem) in snapshot.instances.iter().zip(&ecosystems) {
-        let container = container_key(&input.container_id);
-        let key = (
-            ecosystem.as_str(),
-            input.component.name.key(),
-            &*input.component.version,
-            container,
-            input.path.as_str(),
-        );
-        match index.get(&key).and_then(|&i| merged.get_mut(i)) {
-            Some(m) => {
-                m.evidence = m.evidence.max(input.evidence);
-                m.dev &= input.dev;
-                m.pids.extend_from_slice(&input.pids);
-            }
-            None => {
-                index.insert(key, merged.len());
-                merged.push(Merged {
-                    input,
-                    ecosystem,
-                    container,
-                    evidence: input.evidence,
-                    dev: input.dev,
-                    pids: input.pids.clone(),
-                });
-            }
-        }
-    }
+    let diff = diff_instances(snapshot, &ecosystems, &rows, containers, pids_text);
 
     let mut outcome = SnapshotOutcome {
         host_id: Some(host_id),
+        unchanged: diff.unchanged,
         ..SnapshotOutcome::default()
     };
-    // The diff: unchanged rows cost nothing; changed and new ones are written in batches.
-    let mut changed_ids = Vec::new();
-    let mut changed_evidence = Vec::new();
-    let mut changed_dev = Vec::new();
-    let mut changed_pids = Vec::new();
-    let mut new: Vec<usize> = Vec::new();
-    let mut normalized: Vec<(Vec<u32>, String)> = Vec::with_capacity(merged.len());
-    for (i, m) in merged.iter().enumerate() {
-        let pids = normalize_pids(&m.pids);
-        let text = pids_text(&pids);
-        let key = (
-            m.ecosystem,
-            m.input.component.name.key(),
-            &*m.input.component.version,
-            m.container,
-            m.input.path.as_str(),
-        );
-        if let Some(row) = present.remove(&key) {
-            if row.evidence == m.evidence.as_str() && row.dev == m.dev && row.pids == text {
-                outcome.unchanged += 1;
-            } else {
-                changed_ids.push(row.id);
-                changed_evidence.push(m.evidence.as_str());
-                changed_dev.push(m.dev);
-                changed_pids.push(text.clone());
-                let mut record = record_of(row, Some(pids.clone()))?;
-                record.evidence = m.evidence;
-                record.dev = m.dev;
-                outcome.changed.push(record);
-            }
-        } else {
-            new.push(i);
+    // Unchanged rows cost nothing; changed and new ones are written in batches.
+    if !diff.changed.is_empty() {
+        let mut changed_ids = Vec::with_capacity(diff.changed.len());
+        let mut changed_evidence = Vec::with_capacity(diff.changed.len());
+        let mut changed_dev = Vec::with_capacity(diff.changed.len());
+        let mut changed_pids = Vec::with_capacity(diff.changed.len());
+        for mut changed in diff.changed {
+            changed_ids.push(changed.row.id);
+            changed_evidence.push(changed.merged.evidence.as_str());
+            changed_dev.push(changed.merged.dev);
+            changed_pids.push(std::mem::take(&mut changed.pids_text));
+            outcome.changed.push(records.changed(changed)?);
         }
-        normalized.push((pids, text));
-    }
-    if !changed_ids.is_empty() {
         c.execute(
             "update instances",
             "UPDATE component_instances AS ci
@@ -860,10 +589,10 @@ fn apply_instances(
         )?;
     }
 
-    if !new.is_empty() {
-        let components = ensure_components(c, &merged, &new)?;
+    if !diff.added.is_empty() {
+        let components = ensure_components(c, &diff.added)?;
         // Instances that come back are the same rows, revived.
-        let component_ids: Vec<i64> = components.values().map(|(id, _)| id.0).collect();
+        let component_ids: Vec<i64> = components.iter().map(|(id, _)| id.0).collect();
         let mut gone_rows: HashMap<(i64, Option<i64>, String), (i64, i64)> = HashMap::new();
         for row in c.query(
             "read instances",
@@ -885,21 +614,18 @@ fn apply_instances(
             Vec::new(),
             Vec::new(),
         );
-        let mut placed: Vec<(usize, Option<(i64, i64)>)> = Vec::with_capacity(new.len());
-        for &i in &new {
-            let (Some(m), Some((component_id, _)), Some((_, text))) =
-                (merged.get(i), components.get(&i), normalized.get(i))
-            else {
-                continue;
-            };
+        // Per added instance, in order: the revived row's (id, first_seen), or None if inserted.
+        let mut placed: Vec<Option<(i64, i64)>> = Vec::with_capacity(diff.added.len());
+        for (a, (component_id, _)) in diff.added.iter().zip(&components) {
+            let m = &a.merged;
             let identity = (component_id.0, m.container, m.input.path.clone());
             match gone_rows.get(&identity) {
                 Some(&(id, first_seen)) => {
                     revive.0.push(id);
                     revive.1.push(m.evidence.as_str());
                     revive.2.push(m.dev);
-                    revive.3.push(text.as_str());
-                    placed.push((i, Some((id, first_seen))));
+                    revive.3.push(a.pids_text.as_str());
+                    placed.push(Some((id, first_seen)));
                 }
                 None => {
                     insert.0.push(component_id.0);
@@ -907,8 +633,8 @@ fn apply_instances(
                     insert.2.push(m.input.path.as_str());
                     insert.3.push(m.evidence.as_str());
                     insert.4.push(m.dev);
-                    insert.5.push(text.as_str());
-                    placed.push((i, None));
+                    insert.5.push(a.pids_text.as_str());
+                    placed.push(None);
                 }
             }
         }
@@ -958,16 +684,12 @@ fn apply_instances(
             }
         }
         let mut window_ids = Vec::with_capacity(placed.len());
-        for (i, revived) in placed {
-            let (Some(m), Some((component_id, purl)), Some((pids, _))) =
-                (merged.get(i), components.get(&i), normalized.get(i))
-            else {
-                continue;
-            };
+        for ((a, component), revived) in diff.added.into_iter().zip(components).zip(placed) {
+            let m = &a.merged;
             let (id, first_seen) = match revived {
                 Some((id, first_seen)) => (id, Timestamp::from_unix_millis(first_seen)),
                 None => {
-                    let identity = (component_id.0, m.container, m.input.path.clone());
+                    let identity = (component.0.0, m.container, m.input.path.clone());
                     let id = inserted.get(&identity).copied().ok_or_else(|| {
                         bad_value(
                             "component_instances",
@@ -980,22 +702,9 @@ fn apply_instances(
                 }
             };
             window_ids.push(id);
-            outcome.new.push(InstanceRecord {
-                id: InstanceId(id),
-                component_id: *component_id,
-                component: m.input.component.clone(),
-                purl: purl.clone(),
-                host_id,
-                host_name: snapshot.host.name.clone(),
-                container: summary_of(m.container),
-                path: m.input.path.clone(),
-                evidence: m.evidence,
-                dev: m.dev,
-                pids: pids.clone(),
-                first_seen,
-                last_seen: host_last_seen,
-                gone_at: None,
-            });
+            outcome
+                .new
+                .push(records.added(m, a.pids, id, component, first_seen));
         }
         c.execute(
             "open exposure windows",
@@ -1005,25 +714,8 @@ fn apply_instances(
         )?;
     }
 
-    let gone: Vec<&PresentRow> = match &snapshot.kind {
-        SnapshotKind::Full => present.into_values().collect(),
-        SnapshotKind::Delta(removals) => {
-            let mut gone = Vec::new();
-            for (k, ecosystem) in removals.instances.iter().zip(&removal_ecosystems) {
-                let key = (
-                    ecosystem.as_str(),
-                    k.component.name.key(),
-                    &*k.component.version,
-                    container_key(&k.container_id),
-                    k.path.as_str(),
-                );
-                gone.extend(present.remove(&key));
-            }
-            gone
-        }
-    };
-    if !gone.is_empty() {
-        let ids: Vec<i64> = gone.iter().map(|r| r.id).collect();
+    if !diff.gone.is_empty() {
+        let ids: Vec<i64> = diff.gone.iter().map(|r| r.id).collect();
         c.execute(
             "mark instances gone",
             "UPDATE component_instances SET gone_at = $2, last_seen = $3 WHERE id = ANY($1)",
@@ -1035,13 +727,7 @@ fn apply_instances(
             &[&ids, &now.unix_millis()],
         )?;
     }
-    for row in gone {
-        let mut record = record_of(row, None)?;
-        record.gone_at = Some(now);
-        record.last_seen = last_report;
-        outcome.gone.push(record);
-    }
-    outcome.gone.sort_by_key(|r| r.id);
+    outcome.gone = records.gone(&diff.gone, now, last_report)?;
     Ok(outcome)
 }
 

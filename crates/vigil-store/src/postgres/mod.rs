@@ -100,40 +100,9 @@ use ::postgres::{Client, Config, NoTls, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Result, StoreError};
+use crate::migrations;
 use crate::time::Timestamp;
 use crate::{Durability, OpenOptions};
-
-/// One schema migration: applied in order, each in its own transaction. Versions and names
-/// match the SQLite backend's.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-/// Every migration, oldest first. Append only: a released migration never changes.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "schema",
-        sql: include_str!("../../migrations/postgres/0001_schema.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "query_views",
-        sql: include_str!("../../migrations/postgres/0002_query_views.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "outbox_dependencies",
-        sql: include_str!("../../migrations/postgres/0003_outbox_dependencies.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "query_scale",
-        sql: include_str!("../../migrations/postgres/0004_query_scale.sql"),
-    },
-];
 
 /// What `schema_migrations` carries as its table comment: marks a schema as a vigil store
 /// (SQLite's `application_id`), so another application's `schema_migrations` is not mistaken
@@ -148,11 +117,6 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 /// Prepared statements kept per connection before the cache is cleared.
 const STATEMENT_CACHE: usize = 256;
-
-/// The newest schema version this build knows.
-pub(crate) fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
-}
 
 /// A parameter of a statement.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
@@ -590,7 +554,7 @@ fn current_version(c: &mut Conn) -> Result<i64> {
     get(&row, 0)
 }
 
-/// Brings the schema up to [`latest_version`] under a session advisory lock on the schema;
+/// Brings the schema up to the latest version under a session advisory lock on the schema;
 /// refuses a schema from a newer build and a schema that holds something else.
 fn migrate(c: &mut Conn, location: &str, lock_timeout: Duration) -> Result<()> {
     let schema: Option<String> = get(
@@ -654,15 +618,7 @@ fn migrate_locked(c: &mut Conn, location: &str) -> Result<()> {
         });
     }
     let found = current_version(c)?;
-    let supported = latest_version();
-    if found > supported {
-        return Err(StoreError::SchemaTooNew {
-            path: path(),
-            found,
-            supported,
-        });
-    }
-    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+    for m in migrations::pending(migrations::POSTGRES, found, &path())? {
         let applied_at = Timestamp::now().unix_millis();
         let mut run = || -> Result<()> {
             c.batch("migrate", "BEGIN")?;
@@ -925,30 +881,12 @@ pub(crate) fn limit(n: usize) -> i64 {
 /// Pids as PostgreSQL prints a `jsonb` array of them (`[1, 2]`), so a stored array compares
 /// equal as text.
 pub(crate) fn pids_text(pids: &[u32]) -> String {
-    let mut out = String::with_capacity(2 + pids.len() * 8);
-    out.push('[');
-    for (i, pid) in pids.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&pid.to_string());
-    }
-    out.push(']');
-    out
+    crate::codec::pids_array(pids, ", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn migrations_are_numbered_like_sqlites() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
-            assert!(!m.sql.trim().is_empty(), "{}", m.name);
-        }
-        assert_eq!(latest_version(), crate::sqlite::latest_version());
-    }
 
     #[test]
     fn sslrootcert_is_taken_out_of_the_location() {

@@ -13,13 +13,13 @@ use ::postgres::Row;
 use serde_json::Value;
 
 use super::{Conn, Tx, get, limit};
+use crate::codec::{bad_value, opt_ts, to_json};
 use crate::error::Result;
 use crate::event::EventSeq;
 use crate::finding::FindingId;
 use crate::outbox::{
     Enqueued, OutboxCounts, OutboxId, OutboxInput, OutboxItem, OutboxStatus, Retry,
 };
-use crate::sqlite::{bad_value, opt_ts, to_json};
 use crate::time::Timestamp;
 
 const ITEM_COLUMNS: &str = "id, finding_id, event_seq, workflow, task, idempotency_key, \

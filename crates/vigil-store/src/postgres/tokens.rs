@@ -3,8 +3,8 @@
 use ::postgres::Row;
 
 use super::{Tx, get};
+use crate::codec::{from_json, opt_ts, to_json};
 use crate::error::Result;
-use crate::sqlite::{from_json, opt_ts, to_json};
 use crate::time::Timestamp;
 use crate::token::{NewToken, TokenId, TokenInfo, generate_secret, secret_hash};
 

@@ -3,7 +3,8 @@
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
-use super::{db, from_json, to_json};
+use super::db;
+use crate::codec::{from_json, to_json};
 use crate::error::Result;
 use crate::event::{AppendedEvent, EventInput, EventSeq, StoredEvent};
 use crate::finding::FindingId;

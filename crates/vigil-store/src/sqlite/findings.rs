@@ -3,14 +3,19 @@
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{bad_value, db, from_json, opt_ts, pids_from_json, to_json};
+use super::db;
+use crate::codec::{component_from, from_json, opt_ts, parse_evidence, pids_from_json};
 use crate::error::{Result, StoreError};
 use crate::finding::{
     Entity, FindingFilter, FindingId, FindingInput, FindingRecord, FindingStatus, FindingTiming,
     FindingUpsert, StatusChange,
 };
-use crate::inventory::{ComponentId, ContainerKey, HostId};
-use crate::sqlite::inventory::{component_from, container_summary_at, get, parse_evidence};
+use crate::finding_rows::{
+    UpsertColumns, check_risk_score, entity_columns, entity_from, missing_after_update,
+    sets_nothing, status_from,
+};
+use crate::inventory::{ComponentId, HostId};
+use crate::sqlite::inventory::{container_summary_at, get};
 use crate::time::Timestamp;
 
 const FINDING_SELECT: &str = "SELECT f.id, f.advisory_id, f.aliases, f.component_id, c.ecosystem, \
@@ -25,20 +30,7 @@ const FINDING_SELECT: &str = "SELECT f.id, f.advisory_id, f.aliases, f.component
 
 fn finding_from_row(row: &Row<'_>) -> Result<FindingRecord> {
     let id: i64 = get(row, 0)?;
-    let entity_type: String = get(row, 8)?;
-    let entity_id: i64 = get(row, 9)?;
-    let entity = match entity_type.as_str() {
-        "host" => Entity::Host(HostId(entity_id)),
-        "container" => Entity::Container(ContainerKey(entity_id)),
-        other => {
-            return Err(bad_value(
-                "findings",
-                "entity_type",
-                id,
-                format!("unknown entity type {other:?}"),
-            ));
-        }
-    };
+    let entity = entity_from(id, &get::<String>(row, 8)?, get(row, 9)?)?;
     let status: String = get(row, 18)?;
     Ok(FindingRecord {
         id: FindingId(id),
@@ -55,14 +47,7 @@ fn finding_from_row(row: &Row<'_>) -> Result<FindingRecord> {
         host_id: HostId(get(row, 10)?),
         host_name: get(row, 11)?,
         container: container_summary_at(row, 12)?,
-        status: FindingStatus::parse(&status).ok_or_else(|| {
-            bad_value(
-                "findings",
-                "status",
-                id,
-                format!("unknown status {status:?}"),
-            )
-        })?,
+        status: status_from(id, &status)?,
         mute_reason: get(row, 19)?,
         risk_score: get(row, 20)?,
         risk_level: get(row, 21)?,
@@ -116,24 +101,13 @@ pub(crate) fn find_finding(
     .next())
 }
 
-fn entity_columns(entity: Entity) -> (&'static str, i64) {
-    match entity {
-        Entity::Host(HostId(id)) | Entity::Container(ContainerKey(id)) => (entity.type_name(), id),
-    }
-}
-
 /// Creates the finding (status `NEW`) or refreshes its details, atomically.
 pub(crate) fn upsert_finding(
     conn: &Connection,
     input: &FindingInput,
     now: Timestamp,
 ) -> Result<FindingUpsert> {
-    if !input.risk_score.is_finite() {
-        return Err(StoreError::InvalidInput {
-            what: "risk score",
-            reason: format!("{} is not a finite number", input.risk_score),
-        });
-    }
+    check_risk_score(input)?;
     let (host_id, container_ref) = match input.entity {
         Entity::Host(host) => (host.0, None),
         Entity::Container(key) => {
@@ -148,10 +122,7 @@ pub(crate) fn upsert_finding(
             (host, Some(key.0))
         }
     };
-    let (entity_type, entity_id) = entity_columns(input.entity);
-    let aliases = to_json("finding aliases", &input.aliases)?;
-    let locations = to_json("finding locations", &input.locations)?;
-    let pids = to_json("finding pids", &super::normalize_pids(&input.pids))?;
+    let columns = UpsertColumns::of(input)?;
     let inserted = conn
         .prepare_cached(
             "INSERT INTO findings (advisory_id, aliases, component_id, entity_type, entity_id, host_id,
@@ -163,17 +134,17 @@ pub(crate) fn upsert_finding(
         .and_then(|mut stmt| {
             stmt.execute(params![
                 input.advisory_id,
-                aliases,
+                columns.aliases,
                 input.component_id.0,
-                entity_type,
-                entity_id,
+                columns.entity_type,
+                columns.entity_id,
                 host_id,
                 container_ref,
                 input.risk_score,
                 input.risk_level,
                 input.evidence.as_str(),
-                locations,
-                pids,
+                columns.locations,
+                columns.pids,
                 now.unix_millis()
             ])
         })
@@ -191,27 +162,21 @@ pub(crate) fn upsert_finding(
             stmt.execute(params![
                 input.advisory_id,
                 input.component_id.0,
-                entity_type,
-                entity_id,
-                aliases,
+                columns.entity_type,
+                columns.entity_id,
+                columns.aliases,
                 input.risk_score,
                 input.risk_level,
                 input.evidence.as_str(),
-                locations,
-                pids,
+                columns.locations,
+                columns.pids,
                 now.unix_millis()
             ])
         })
         .map_err(db("update finding"))?;
     }
     let finding = find_finding(conn, &input.advisory_id, input.component_id, input.entity)?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "finding",
-            id: format!(
-                "{} × {} × {entity_type} {entity_id}",
-                input.advisory_id, input.component_id.0
-            ),
-        })?;
+        .ok_or_else(|| columns.missing(input))?;
     Ok(FindingUpsert { created, finding })
 }
 
@@ -228,9 +193,7 @@ pub(crate) fn set_finding_status(
     let Some(before) = finding(conn, id)? else {
         return Ok(None);
     };
-    if before.status == status
-        && (status != FindingStatus::Muted || before.mute_reason.as_deref() == mute_reason)
-    {
+    if sets_nothing(&before, status, mute_reason) {
         return Ok(Some(StatusChange {
             previous: before.status,
             finding: before,
@@ -256,10 +219,7 @@ pub(crate) fn set_finding_status(
         ])
     })
     .map_err(db("update finding status"))?;
-    let after = finding(conn, id)?.ok_or_else(|| StoreError::NotFound {
-        what: "finding",
-        id: id.0.to_string(),
-    })?;
+    let after = finding(conn, id)?.ok_or_else(|| missing_after_update(id))?;
     Ok(Some(StatusChange {
         previous: before.status,
         finding: after,
@@ -352,14 +312,7 @@ pub(crate) fn finding_timings(conn: &Connection) -> Result<Vec<FindingTiming>> {
         let status: String = get(row, 1)?;
         out.push(FindingTiming {
             id: FindingId(id),
-            status: FindingStatus::parse(&status).ok_or_else(|| {
-                bad_value(
-                    "findings",
-                    "status",
-                    id,
-                    format!("unknown status {status:?}"),
-                )
-            })?,
+            status: status_from(id, &status)?,
             detected_at: Timestamp::from_unix_millis(get(row, 2)?),
             acknowledged_at: opt_ts(get(row, 3)?),
             resolved_at: opt_ts(get(row, 4)?),

@@ -4,8 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use vigil_core::osv::ecosystem_covers;
 use vigil_core::{Ecosystem, osv::OsvRecord};
 
-use super::{bad_value, db, from_json, to_json};
+use super::db;
 use crate::advisory::{AdvisoryInput, AdvisoryKind, AdvisoryRecord, Blob, PutAdvisories};
+use crate::codec::{bad_value, from_json, to_json};
 use crate::error::Result;
 use crate::inventory::PackageKey;
 use crate::sqlite::inventory::get;

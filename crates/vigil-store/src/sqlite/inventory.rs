@@ -1,7 +1,8 @@
 //! Hosts, containers, processes and component instances; applying snapshots.
 //!
 //! `apply_snapshot` cost: one indexed read of the host's present instances (O(n) rows), a
-//! hash-map diff against the snapshot, and writes only for what changed — an unchanged
+//! hash-map diff against the snapshot (`crate::apply`, shared with PostgreSQL; this file reads
+//! the rows and writes), and writes only for what changed — an unchanged
 //! snapshot writes two rows (host, ingest log). A present row's `last_seen` is not rewritten
 //! on every report: it is its host's `last_seen` (see SCHEMA.md), stored on the row only once
 //! the row is gone.
@@ -9,17 +10,23 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde_json::{Value, json};
+use vigil_core::Component;
 use vigil_core::osv::ecosystem_covers;
-use vigil_core::{Component, Ecosystem, Evidence, PackageName};
 
-use super::{bad_value, db, from_json, normalize_pids, opt_ts, pids_from_json, to_i64, to_json};
+use super::db;
+use crate::apply::{
+    ContainerState, PresentProcesses, PresentRow, Records, diff_instances, instance_ecosystems,
+    listening_sockets, reconcile_containers, reconcile_processes,
+};
+use crate::codec::{
+    component_from, from_json, opt_ts, parse_evidence, pids_array, pids_from_json, to_i64, to_json,
+};
 use crate::error::Result;
 use crate::finding::Entity;
 use crate::inventory::{
     ComponentId, ContainerInfo, ContainerKey, ContainerSummary, Exposure, ExposureWindow, HostId,
-    HostInfo, HostRecord, InstanceId, InstanceInput, InstanceRecord, PackageKey, ProcessInfo,
-    Snapshot, SnapshotKind, SnapshotOutcome,
+    HostInfo, HostRecord, InstanceId, InstanceRecord, PackageKey, ProcessInfo, Snapshot,
+    SnapshotKind, SnapshotOutcome,
 };
 use crate::time::Timestamp;
 
@@ -35,32 +42,6 @@ const INSTANCE_SELECT: &str = "SELECT ci.id, ci.component_id, c.ecosystem, c.nam
 /// Reads column `idx`, mapping driver errors.
 pub(crate) fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, idx: usize) -> Result<T> {
     row.get(idx).map_err(db("decode row"))
-}
-
-/// The spelling of evidence in the database.
-pub(crate) fn parse_evidence(table: &'static str, row: i64, text: &str) -> Result<Evidence> {
-    match text {
-        "DECLARED" => Ok(Evidence::Declared),
-        "INSTALLED" => Ok(Evidence::Installed),
-        "LOADED" => Ok(Evidence::Loaded),
-        other => Err(bad_value(
-            table,
-            "evidence",
-            row,
-            format!("unknown evidence {other:?}"),
-        )),
-    }
-}
-
-/// A component from its stored columns.
-pub(crate) fn component_from(ecosystem: &str, name: &str, version: String) -> Component {
-    let ecosystem = Ecosystem::parse(ecosystem);
-    let name = PackageName::new(ecosystem.kind(), name);
-    Component {
-        ecosystem,
-        name,
-        version: version.into(),
-    }
 }
 
 /// A container summary from nullable joined columns starting at `first`
@@ -274,26 +255,6 @@ fn ensure_component(
     Ok((ComponentId(conn.last_insert_rowid()), purl))
 }
 
-/// The state of one container during a snapshot.
-struct ContainerState {
-    key: i64,
-    info: ContainerInfo,
-    gone: bool,
-}
-
-impl ContainerState {
-    fn summary(&self) -> ContainerSummary {
-        ContainerSummary {
-            key: ContainerKey(self.key),
-            id: self.info.id.clone(),
-            name: self.info.name.clone(),
-            image: self.info.image.clone(),
-            k8s_namespace: self.info.k8s_namespace.clone(),
-            k8s_workload: self.info.k8s_workload.clone(),
-        }
-    }
-}
-
 /// Applies one snapshot (see the module and [`crate::inventory`] docs).
 pub(crate) fn apply_snapshot(
     conn: &Connection,
@@ -379,83 +340,15 @@ fn apply_containers(
         }
     }
 
-    let mut present: HashSet<String> = HashSet::new();
-    let referenced = snapshot
-        .instances
-        .iter()
-        .filter_map(|i| i.container_id.as_deref())
-        .chain(
-            snapshot
-                .processes
-                .iter()
-                .filter_map(|p| p.container_id.as_deref()),
-        );
-    let listed = snapshot.containers.iter().map(|c| (c, true));
-    let implied: Vec<ContainerInfo> = referenced
-        .filter(|id| !snapshot.containers.iter().any(|c| c.id == *id))
-        .map(|id| ContainerInfo {
-            id: id.to_owned(),
-            ..ContainerInfo::default()
-        })
-        .collect();
-    for (info, is_listed) in listed.chain(implied.iter().map(|c| (c, false))) {
-        if !present.insert(info.id.clone()) {
-            continue;
-        }
-        match states.get_mut(&info.id) {
-            Some(state) => {
-                // A container only referenced keeps what is known about it.
-                let wanted = if is_listed {
-                    info.clone()
-                } else {
-                    state.info.clone()
-                };
-                if state.gone || state.info != wanted {
-                    write_container(conn, Some(state.key), host_id, &wanted, now)?;
-                    state.info = wanted;
-                    state.gone = false;
-                }
-            }
-            None => {
-                let key = write_container(conn, None, host_id, info, now)?;
-                states.insert(
-                    info.id.clone(),
-                    ContainerState {
-                        key,
-                        info: info.clone(),
-                        gone: false,
-                    },
-                );
-            }
-        }
-    }
-
-    let removed: Vec<String> = match &snapshot.kind {
-        SnapshotKind::Full => states
-            .iter()
-            .filter(|(id, s)| !s.gone && !present.contains(*id))
-            .map(|(id, _)| id.clone())
-            .collect(),
-        SnapshotKind::Delta(removals) => removals
-            .containers
-            .iter()
-            .filter(|id| !present.contains(*id))
-            .cloned()
-            .collect(),
-    };
-    for id in removed {
-        if let Some(state) = states.get_mut(&id).filter(|s| !s.gone) {
-            conn.prepare_cached("UPDATE containers SET gone_at = ?2, last_seen = ?3 WHERE id = ?1")
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        state.key,
-                        now.unix_millis(),
-                        last_report.unix_millis()
-                    ])
-                })
-                .map_err(db("mark container gone"))?;
-            state.gone = true;
-        }
+    let gone = reconcile_containers(&mut states, snapshot, |key, info| {
+        write_container(conn, key, host_id, info, now)
+    })?;
+    for key in gone {
+        conn.prepare_cached("UPDATE containers SET gone_at = ?2, last_seen = ?3 WHERE id = ?1")
+            .and_then(|mut stmt| {
+                stmt.execute(params![key, now.unix_millis(), last_report.unix_millis()])
+            })
+            .map_err(db("mark container gone"))?;
     }
     Ok(states)
 }
@@ -499,17 +392,6 @@ fn write_container(
     Ok(key.unwrap_or_else(|| conn.last_insert_rowid()))
 }
 
-fn listening_json(process: &ProcessInfo) -> Result<String> {
-    let mut sockets = process.listening.clone();
-    sockets.sort();
-    sockets.dedup();
-    let value: Vec<Value> = sockets
-        .iter()
-        .map(|s| json!({"protocol": s.protocol, "address": s.address, "port": s.port}))
-        .collect();
-    to_json("listening sockets", &value)
-}
-
 fn apply_processes(
     conn: &Connection,
     host_id: HostId,
@@ -518,14 +400,7 @@ fn apply_processes(
     now: Timestamp,
     last_report: Timestamp,
 ) -> Result<()> {
-    type Row = (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        String,
-    );
-    let mut present: HashMap<(i64, i64), (i64, Row)> = HashMap::new();
+    let mut present: PresentProcesses<String> = HashMap::new();
     {
         let mut stmt = conn
             .prepare_cached(
@@ -550,27 +425,9 @@ fn apply_processes(
             );
         }
     }
-    let mut listed: HashSet<(i64, i64)> = HashSet::new();
-    for process in &snapshot.processes {
-        let key = (i64::from(process.pid), process.start_time.unix_millis());
-        if !listed.insert(key) {
-            continue;
-        }
-        let container_ref = process
-            .container_id
-            .as_ref()
-            .and_then(|id| containers.get(id))
-            .map(|s| s.key);
-        let row: Row = (
-            process.exe.clone(),
-            process.cmdline.clone(),
-            process.user.clone(),
-            container_ref,
-            listening_json(process)?,
-        );
-        if present.get(&key).is_some_and(|(_, stored)| *stored == row) {
-            continue;
-        }
+    let listening =
+        |process: &ProcessInfo| to_json("listening sockets", &listening_sockets(process));
+    let removed = reconcile_processes(&present, snapshot, containers, listening, |key, row| {
         conn.prepare_cached(
             "INSERT INTO processes (host_id, pid, start_time, exe, cmdline, user, container_ref,
                                     listening, first_seen, last_seen)
@@ -594,21 +451,8 @@ fn apply_processes(
             ])
         })
         .map_err(db("write process"))?;
-    }
-    let removed: Vec<i64> = match &snapshot.kind {
-        SnapshotKind::Full => present
-            .iter()
-            .filter(|(key, _)| !listed.contains(*key))
-            .map(|(_, (id, _))| *id)
-            .collect(),
-        SnapshotKind::Delta(removals) => removals
-            .processes
-            .iter()
-            .map(|(pid, start)| (i64::from(*pid), start.unix_millis()))
-            .filter(|key| !listed.contains(key))
-            .filter_map(|key| present.get(&key).map(|(id, _)| *id))
-            .collect(),
-    };
+        Ok(())
+    })?;
     for id in removed {
         conn.prepare_cached("UPDATE processes SET gone_at = ?2, last_seen = ?3 WHERE id = ?1")
             .and_then(|mut stmt| {
@@ -618,38 +462,6 @@ fn apply_processes(
     }
     Ok(())
 }
-
-/// One snapshot instance after merging duplicates.
-struct Merged<'a> {
-    input: &'a InstanceInput,
-    ecosystem: &'a str,
-    container: Option<i64>,
-    evidence: Evidence,
-    dev: bool,
-    pids: Vec<u32>,
-}
-
-/// A present instance as the diff needs it: identity and the mutable attributes, plus what a
-/// record needs should it turn out changed or gone. Decoding stays lazy (no component parsing,
-/// no JSON) because most rows of most snapshots are unchanged.
-struct PresentRow {
-    id: i64,
-    component_id: i64,
-    ecosystem: String,
-    name: String,
-    name_key: String,
-    version: String,
-    purl: String,
-    container: Option<i64>,
-    path: String,
-    evidence: String,
-    dev: bool,
-    pids: String,
-    first_seen: i64,
-}
-
-/// Borrowed instance identity: (ecosystem, name key, version, container row, path).
-type IdentityRef<'a> = (&'a str, &'a str, &'a str, Option<i64>, &'a str);
 
 fn present_rows(conn: &Connection, host_id: HostId) -> Result<Vec<PresentRow>> {
     let mut stmt = conn
@@ -690,146 +502,46 @@ fn apply_instances(
     now: Timestamp,
     last_report: Timestamp,
 ) -> Result<SnapshotOutcome> {
-    let container_key =
-        |id: &Option<String>| id.as_ref().and_then(|id| containers.get(id)).map(|s| s.key);
-    let summaries: HashMap<i64, ContainerSummary> =
-        containers.values().map(|s| (s.key, s.summary())).collect();
-    let summary_of = |key: Option<i64>| key.and_then(|key| summaries.get(&key)).cloned();
     let host_last_seen: i64 = conn
         .prepare_cached("SELECT last_seen FROM hosts WHERE id = ?1")
         .and_then(|mut stmt| stmt.query_row([host_id.0], |row| row.get(0)))
         .map_err(db("read host"))?;
-    let host_last_seen = Timestamp::from_unix_millis(host_last_seen);
-    let record_of = |row: &PresentRow,
-                     component: Option<&Component>,
-                     pids: Option<Vec<u32>>|
-     -> Result<InstanceRecord> {
-        Ok(InstanceRecord {
-            id: InstanceId(row.id),
-            component_id: ComponentId(row.component_id),
-            component: match component {
-                Some(c) => c.clone(),
-                None => component_from(&row.ecosystem, &row.name, row.version.clone()),
-            },
-            purl: row.purl.clone(),
-            host_id,
-            host_name: snapshot.host.name.clone(),
-            container: summary_of(row.container),
-            path: row.path.clone(),
-            evidence: parse_evidence("component_instances", row.id, &row.evidence)?,
-            dev: row.dev,
-            pids: match pids {
-                Some(pids) => pids,
-                None => pids_from_json("component_instances", row.id, &row.pids)?,
-            },
-            first_seen: Timestamp::from_unix_millis(row.first_seen),
-            last_seen: host_last_seen,
-            gone_at: None,
-        })
-    };
-
-    // Owned strings the borrowed identity keys below point into; declared before the map.
-    let removal_ecosystems: Vec<String> = match &snapshot.kind {
-        SnapshotKind::Full => Vec::new(),
-        SnapshotKind::Delta(removals) => removals
-            .instances
-            .iter()
-            .map(|k| k.component.ecosystem.to_string())
-            .collect(),
-    };
+    let records = Records::new(
+        host_id,
+        &snapshot.host.name,
+        Timestamp::from_unix_millis(host_last_seen),
+        containers,
+    );
+    let ecosystems = instance_ecosystems(snapshot);
     let rows = present_rows(conn, host_id)?;
-    let mut present: HashMap<IdentityRef<'_>, &PresentRow> = rows
-        .iter()
-        .map(|r| {
-            let key = (
-                r.ecosystem.as_str(),
-                r.name_key.as_str(),
-                r.version.as_str(),
-                r.container,
-                r.path.as_str(),
-            );
-            (key, r)
-        })
-        .collect();
-
-    // Merge duplicates within the snapshot: strongest evidence, all pids, dev only if all are.
-    let ecosystems: Vec<String> = snapshot
-        .instances
-        .iter()
-        .map(|i| i.component.ecosystem.to_string())
-        .collect();
-    let mut merged: Vec<Merged<'_>> = Vec::with_capacity(snapshot.instances.len());
-    let mut index: HashMap<IdentityRef<'_>, usize> =
-        HashMap::with_capacity(snapshot.instances.len());
-    for (input, ecosystem) in snapshot.instances.iter().zip(&ecosystems) {
-        let container = container_key(&input.container_id);
-        let key = (
-            ecosystem.as_str(),
-            input.component.name.key(),
-            &*input.component.version,
-            container,
-            input.path.as_str(),
-        );
-        match index.get(&key).and_then(|&i| merged.get_mut(i)) {
-            Some(m) => {
-                m.evidence = m.evidence.max(input.evidence);
-                m.dev &= input.dev;
-                m.pids.extend_from_slice(&input.pids);
-            }
-            None => {
-                index.insert(key, merged.len());
-                merged.push(Merged {
-                    input,
-                    ecosystem,
-                    container,
-                    evidence: input.evidence,
-                    dev: input.dev,
-                    pids: input.pids.clone(),
-                });
-            }
-        }
-    }
+    let diff = diff_instances(snapshot, &ecosystems, &rows, containers, to_json_pids);
 
     let mut outcome = SnapshotOutcome {
         host_id: Some(host_id),
+        unchanged: diff.unchanged,
         ..SnapshotOutcome::default()
     };
-    for m in &merged {
-        let pids = normalize_pids(&m.pids);
-        let pids_json = to_json_pids(&pids);
-        let key = (
-            m.ecosystem,
-            m.input.component.name.key(),
-            &*m.input.component.version,
-            m.container,
-            m.input.path.as_str(),
-        );
-        if let Some(row) = present.remove(&key) {
-            if row.evidence == m.evidence.as_str() && row.dev == m.dev && row.pids == pids_json {
-                outcome.unchanged += 1;
-                continue;
-            }
-            conn.prepare_cached(
-                "UPDATE component_instances SET evidence = ?2, dev = ?3, pids = ?4, last_seen = ?5
-                 WHERE id = ?1",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    row.id,
-                    m.evidence.as_str(),
-                    m.dev,
-                    pids_json,
-                    now.unix_millis()
-                ])
-            })
-            .map_err(db("update instance"))?;
-            let mut record = record_of(row, None, Some(pids))?;
-            record.evidence = m.evidence;
-            record.dev = m.dev;
-            outcome.changed.push(record);
-            continue;
-        }
+    for changed in diff.changed {
+        let m = &changed.merged;
+        conn.prepare_cached(
+            "UPDATE component_instances SET evidence = ?2, dev = ?3, pids = ?4, last_seen = ?5
+             WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                changed.row.id,
+                m.evidence.as_str(),
+                m.dev,
+                changed.pids_text,
+                now.unix_millis()
+            ])
+        })
+        .map_err(db("update instance"))?;
+        outcome.changed.push(records.changed(changed)?);
+    }
 
+    for added in diff.added {
+        let m = &added.merged;
         let (component_id, purl) =
             ensure_component(conn, &m.input.component, m.input.purl.as_deref())?;
         let revived: Option<(i64, i64)> = conn
@@ -858,7 +570,7 @@ fn apply_instances(
                         id,
                         m.evidence.as_str(),
                         m.dev,
-                        pids_json,
+                        added.pids_text,
                         now.unix_millis()
                     ])
                 })
@@ -879,7 +591,7 @@ fn apply_instances(
                         m.input.path,
                         m.evidence.as_str(),
                         m.dev,
-                        pids_json,
+                        added.pids_text,
                         now.unix_millis()
                     ])
                 })
@@ -890,42 +602,12 @@ fn apply_instances(
         conn.prepare_cached("INSERT INTO exposure_windows (instance_id, from_ts) VALUES (?1, ?2)")
             .and_then(|mut stmt| stmt.execute(params![id, now.unix_millis()]))
             .map_err(db("open exposure window"))?;
-        outcome.new.push(InstanceRecord {
-            id: InstanceId(id),
-            component_id,
-            component: m.input.component.clone(),
-            purl,
-            host_id,
-            host_name: snapshot.host.name.clone(),
-            container: summary_of(m.container),
-            path: m.input.path.clone(),
-            evidence: m.evidence,
-            dev: m.dev,
-            pids,
-            first_seen,
-            last_seen: host_last_seen,
-            gone_at: None,
-        });
+        outcome
+            .new
+            .push(records.added(m, added.pids, id, (component_id, purl), first_seen));
     }
 
-    let gone: Vec<&PresentRow> = match &snapshot.kind {
-        SnapshotKind::Full => present.into_values().collect(),
-        SnapshotKind::Delta(removals) => {
-            let mut gone = Vec::new();
-            for (k, ecosystem) in removals.instances.iter().zip(&removal_ecosystems) {
-                let key = (
-                    ecosystem.as_str(),
-                    k.component.name.key(),
-                    &*k.component.version,
-                    container_key(&k.container_id),
-                    k.path.as_str(),
-                );
-                gone.extend(present.remove(&key));
-            }
-            gone
-        }
-    };
-    for row in gone {
+    for row in &diff.gone {
         conn.prepare_cached(
             "UPDATE component_instances SET gone_at = ?2, last_seen = ?3 WHERE id = ?1",
         )
@@ -942,26 +624,14 @@ fn apply_instances(
         )
         .and_then(|mut stmt| stmt.execute(params![row.id, now.unix_millis()]))
         .map_err(db("close exposure window"))?;
-        let mut record = record_of(row, None, None)?;
-        record.gone_at = Some(now);
-        record.last_seen = last_report;
-        outcome.gone.push(record);
     }
-    outcome.gone.sort_by_key(|r| r.id);
+    outcome.gone = records.gone(&diff.gone, now, last_report)?;
     Ok(outcome)
 }
 
+/// Pids as compact JSON, as they are stored and read back.
 fn to_json_pids(pids: &[u32]) -> String {
-    let mut out = String::with_capacity(2 + pids.len() * 6);
-    out.push('[');
-    for (i, pid) in pids.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&pid.to_string());
-    }
-    out.push(']');
-    out
+    pids_array(pids, ",")
 }
 
 /// Present instances of the packages `keys` name (any version), across all hosts.

@@ -28,50 +28,14 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
-use serde_json::Value;
 
 use crate::error::{Result, StoreError};
+use crate::migrations::{self, Migration};
 use crate::time::Timestamp;
 use crate::{Durability, IntegrityCheck, OpenOptions};
 
 /// `PRAGMA application_id` of a vigil store: "VIGL".
 const APPLICATION_ID: i64 = 0x5649_474C;
-
-/// One schema migration: applied in order, each in its own transaction.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-/// Every migration, oldest first. Append only: a released migration never changes.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "schema",
-        sql: include_str!("../../migrations/sqlite/0001_schema.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "query_views",
-        sql: include_str!("../../migrations/sqlite/0002_query_views.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "outbox_dependencies",
-        sql: include_str!("../../migrations/sqlite/0003_outbox_dependencies.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "query_scale",
-        sql: include_str!("../../migrations/sqlite/0004_query_scale.sql"),
-    },
-];
-
-/// The newest schema version this build knows.
-pub(crate) fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
-}
 
 enum Connections {
     Memory(Mutex<Connection>),
@@ -302,7 +266,7 @@ fn current_version(conn: &Connection) -> Result<i64> {
     .map_err(db("read schema version"))
 }
 
-/// Brings the schema up to [`latest_version`]; refuses a database from a newer build and a
+/// Brings the schema up to the latest version; refuses a database from a newer build and a
 /// SQLite file that belongs to something else.
 fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     let migration_error = |m: &Migration, e: rusqlite::Error| StoreError::Migration {
@@ -334,15 +298,7 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
             });
         }
     }
-    let supported = latest_version();
-    if found > supported {
-        return Err(StoreError::SchemaTooNew {
-            path: path.to_path_buf(),
-            found,
-            supported,
-        });
-    }
-    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+    for m in migrations::pending(migrations::SQLITE, found, path)? {
         let applied_at = Timestamp::now().unix_millis();
         let run = || -> rusqlite::Result<()> {
             // Immediate: two processes opening a fresh file at once serialize here, and the
@@ -398,80 +354,6 @@ pub(crate) fn db(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     }
 }
 
-/// A `u64` as SQLite's signed integer.
-pub(crate) fn to_i64(what: &'static str, value: u64) -> Result<i64> {
-    i64::try_from(value).map_err(|_| StoreError::InvalidInput {
-        what,
-        reason: format!("{value} exceeds the largest storable integer"),
-    })
-}
-
-/// Serializes a value to compact JSON text.
-pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
-    what: &'static str,
-    value: &T,
-) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::InvalidInput {
-        what,
-        reason: e.to_string(),
-    })
-}
-
-/// Decodes a JSON column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
-    table: &'static str,
-    column: &'static str,
-    row: impl ToString,
-    text: &str,
-) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::BadValue {
-        table,
-        column,
-        row: row.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// A bad stored value.
-pub(crate) fn bad_value(
-    table: &'static str,
-    column: &'static str,
-    row: impl ToString,
-    reason: impl Into<String>,
-) -> StoreError {
-    StoreError::BadValue {
-        table,
-        column,
-        row: row.to_string(),
-        reason: reason.into(),
-    }
-}
-
-/// Decodes a JSON array of numbers into pids, dropping anything that is not a pid.
-pub(crate) fn pids_from_json(table: &'static str, row: i64, text: &str) -> Result<Vec<u32>> {
-    let value: Value = from_json(table, "pids", row, text)?;
-    let Value::Array(items) = value else {
-        return Err(bad_value(table, "pids", row, "not a JSON array"));
-    };
-    Ok(items
-        .iter()
-        .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-        .collect())
-}
-
-/// Sorted, unique pids.
-pub(crate) fn normalize_pids(pids: &[u32]) -> Vec<u32> {
-    let mut pids = pids.to_vec();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
-}
-
-/// An optional millisecond column.
-pub(crate) fn opt_ts(millis: Option<i64>) -> Option<Timestamp> {
-    millis.map(Timestamp::from_unix_millis)
-}
-
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
@@ -486,16 +368,6 @@ impl Default for OpenOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn migrations_are_numbered_in_order_and_named_uniquely() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
-            assert!(!m.sql.trim().is_empty(), "{}", m.name);
-            assert_eq!(MIGRATIONS.iter().filter(|o| o.name == m.name).count(), 1);
-        }
-        assert_eq!(latest_version(), MIGRATIONS.len() as i64);
-    }
 
     #[test]
     fn busy_errors_are_told_apart() {

@@ -5,7 +5,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
-use super::{bad_value, db, from_json, opt_ts, to_json};
+use super::db;
+use crate::codec::{bad_value, from_json, opt_ts, to_json};
 use crate::error::{Result, StoreError};
 use crate::event::EventSeq;
 use crate::finding::FindingId;

@@ -2,7 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{db, from_json, opt_ts, to_json};
+use super::db;
+use crate::codec::{from_json, opt_ts, to_json};
 use crate::error::Result;
 use crate::sqlite::inventory::get;
 use crate::time::Timestamp;
