@@ -169,6 +169,11 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    // The busy timeout first: reading the journal mode needs a shared lock, and another
+    // process holding the file (a second server, `vigil scan --save` beside `vigil up`) must
+    // make this open wait, not fail with "database is locked".
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(|e| open_error(path, e))?;
     // WAL is a property of the file: set once, kept by every later connection. An in-memory
     // database answers `memory`, which is fine.
     conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
