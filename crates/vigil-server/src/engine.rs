@@ -642,6 +642,15 @@ impl Detector {
                 let records: Vec<_> = chunk.iter().map(|a| intel::mirror_record(a)).collect();
                 tx.put_advisories(&intel::mirror_inputs(chunk, &records), now)?;
             }
+            // Changed ids the new index lacks vanished from the intel: out of `fetch
+            // advisories`; `retire` below resolves their findings.
+            let vanished: Vec<String> = change
+                .changed
+                .iter()
+                .filter(|id| index.by_id(id).is_none())
+                .cloned()
+                .collect();
+            tx.remove_advisories(&vanished, now)?;
             (change.changed, change.keys)
         } else {
             let all: Vec<&vigil_intel::Advisory> = index.advisories().iter().collect();
@@ -652,6 +661,13 @@ impl Detector {
                 changed.extend(put.inserted);
                 changed.extend(put.updated);
             }
+            // The mirror's advisories the index no longer has (removed while vigil was down).
+            let vanished: Vec<String> = tx
+                .current_advisory_ids()?
+                .into_iter()
+                .filter(|id| index.by_id(id).is_none())
+                .collect();
+            changed.extend(tx.remove_advisories(&vanished, now)?);
             let keys: BTreeSet<PackageKey> = changed
                 .iter()
                 .filter_map(|id| index.by_id(id))

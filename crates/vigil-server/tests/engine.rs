@@ -531,3 +531,64 @@ fn withdrawn_or_narrowed_advisories_resolve_their_findings() {
         .unwrap();
     assert_eq!(report.findings.resolved, 1);
 }
+
+/// An advisory that vanishes from the intel (a list re-imported without it) resolves its
+/// findings and leaves `fetch advisories`, while the finding can still name it — whether it
+/// vanished while the server ran (a diff) or while it was down (a full compare at start).
+#[test]
+fn vanished_advisories_leave_the_mirror_and_resolve_their_findings() {
+    let evil = || {
+        advisory(json!({
+            "id": "CUSTOM-list-1", "modified": "2025-10-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "npm", "name": "evil"}, "versions": ["1.0.0"]}]
+        }))
+    };
+    let listed = |store: &Store| {
+        store
+            .query(
+                r#"SELECT "id" FROM q_advisories WHERE "id" = 'CUSTOM-list-1'"#,
+                &[],
+                10,
+            )
+            .unwrap()
+            .rows
+            .len()
+    };
+    // While running: the diff names it.
+    let f = fixture(index_with(vec![evil()]));
+    f.detector
+        .ingest(
+            &snapshot(1, vec![instance("evil", "1.0.0", "/srv/node_modules/evil")]),
+            at(1),
+        )
+        .unwrap();
+    assert_eq!(listed(&f.store), 1);
+    let report = f.detector.use_index(index_with(Vec::new()), at(2)).unwrap();
+    assert_eq!(report.findings.resolved, 1);
+    assert_eq!(listed(&f.store), 0);
+    let kept = f.store.advisory("CUSTOM-list-1").unwrap().unwrap();
+    assert_eq!(kept.removed_at, Some(at(2)));
+    let finding = &f.store.list_findings(&FindingFilter::default()).unwrap()[0];
+    assert_eq!(finding.status, FindingStatus::Resolved);
+    assert_eq!(finding.advisory_id, "CUSTOM-list-1");
+
+    // While down: a restarted detector without it compares the whole mirror.
+    let g = fixture(index_with(vec![evil()]));
+    g.detector
+        .ingest(
+            &snapshot(1, vec![instance("evil", "1.0.0", "/srv/node_modules/evil")]),
+            at(1),
+        )
+        .unwrap();
+    let restarted = Detector::new(
+        Arc::clone(&g.store),
+        Arc::new(IntelState::with_index(index_with(Vec::new()))),
+        Arc::new(WorkflowSet::parse("x", "", &QueryFilters).unwrap()),
+        DetectionSettings::default(),
+        Arc::new(Metrics::default()),
+    );
+    let report = restarted.sync_intel(at(3)).unwrap();
+    assert_eq!(report.changed_advisories, 1);
+    assert_eq!(report.findings.resolved, 1);
+    assert_eq!(listed(&g.store), 0);
+}

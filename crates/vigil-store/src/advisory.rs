@@ -77,6 +77,9 @@ pub struct AdvisoryRecord {
     pub imported_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+    /// When it vanished from the intel in use (kept for the findings that name it; `fetch
+    /// advisories` no longer lists it), `None` while it is current.
+    pub removed_at: Option<Timestamp>,
 }
 
 /// A stored blob.

@@ -734,6 +734,24 @@ impl WriteTx<'_> {
         }
     }
 
+    /// Marks the advisories `ids` as vanished from the intel at `now`: kept for the findings
+    /// that name them, no longer listed by `fetch advisories` nor matched by key. Returns the
+    /// ids that were current. [`WriteTx::put_advisories`] makes one current again.
+    pub fn remove_advisories(&mut self, ids: &[String], now: Timestamp) -> Result<Vec<String>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::remove_advisories(c, ids, now),
+            TxInner::Postgres(t) => postgres::remove_advisories(t, ids, now),
+        }
+    }
+
+    /// Ids of the current (not removed) advisories of the mirror, sorted.
+    pub fn current_advisory_ids(&mut self) -> Result<Vec<String>> {
+        match self.inner {
+            TxInner::Sqlite(c) => sqlite::current_advisory_ids(c),
+            TxInner::Postgres(t) => postgres::current_advisory_ids(t),
+        }
+    }
+
     /// Writes a blob.
     pub fn put_blob(&mut self, key: &str, bytes: &[u8], now: Timestamp) -> Result<()> {
         match self.inner {

@@ -44,6 +44,7 @@ migrations! {
     2 "query_views" "0002_query_views.sql";
     3 "outbox_dependencies" "0003_outbox_dependencies.sql";
     4 "query_scale" "0004_query_scale.sql";
+    5 "advisory_removal" "0005_advisory_removal.sql";
 }
 
 /// The newest schema version this build knows.

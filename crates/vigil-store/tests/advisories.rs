@@ -111,6 +111,65 @@ fn put_advisories_reports_inserted_updated_unchanged() {
     });
 }
 
+/// An advisory that vanishes from the intel stays for its findings, out of the current set;
+/// putting it again makes it current.
+#[test]
+fn removed_advisories_leave_the_current_set_and_come_back() {
+    common::each(|_db, store| {
+        let a = record("MAL-1", "2025-09-16T00:00:00Z", &[("npm", "evil")]);
+        let b = record("MAL-2", "2025-09-16T00:00:00Z", &[("npm", "evil")]);
+        store
+            .put_advisories(&[input(&a), input(&b)], at(0))
+            .unwrap();
+        let key = PackageKey::new(Ecosystem::parse("npm"), "evil");
+        let listed = |store: &vigil_store::Store| -> Vec<SqlValue> {
+            store
+                .query(r#"SELECT "id" FROM q_advisories ORDER BY "id""#, &[], 10)
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| r[0].clone())
+                .collect()
+        };
+
+        let removed = store
+            .write(|tx| tx.remove_advisories(&["MAL-1".into(), "MAL-404".into()], at(5)))
+            .unwrap();
+        assert_eq!(removed, ["MAL-1"]);
+        // Twice: nothing more to mark.
+        let again = store
+            .write(|tx| tx.remove_advisories(&["MAL-1".into()], at(6)))
+            .unwrap();
+        assert!(again.is_empty());
+        assert_eq!(
+            store.write(|tx| tx.current_advisory_ids()).unwrap(),
+            ["MAL-2"]
+        );
+        assert_eq!(
+            store
+                .advisory_ids_for_keys(std::slice::from_ref(&key))
+                .unwrap(),
+            ["MAL-2"]
+        );
+        assert_eq!(listed(&store), [SqlValue::Text("MAL-2".into())]);
+        let kept = store.advisory("MAL-1").unwrap().unwrap();
+        assert_eq!(kept.removed_at, Some(at(5)));
+
+        // Back, unchanged: current again, and reported as a change (it must be matched).
+        let back = store.put_advisories(&[input(&a)], at(9)).unwrap();
+        assert_eq!(
+            (back.inserted.len() + back.updated.len(), back.unchanged),
+            (1, 0)
+        );
+        assert_eq!(store.advisory("MAL-1").unwrap().unwrap().removed_at, None);
+        assert_eq!(
+            store.advisory_ids_for_keys(&[key]).unwrap(),
+            ["MAL-1", "MAL-2"]
+        );
+        assert_eq!(listed(&store).len(), 2);
+    });
+}
+
 #[test]
 fn blobs_round_trip() {
     common::each(|_db, store| {

@@ -60,7 +60,8 @@ pub(crate) fn put_advisories(
     for chunk in ids.chunks(CHUNK) {
         for row in c.query(
             "read advisory",
-            "SELECT id, kind, cwes, severity, source, record FROM advisories WHERE id = ANY($1)",
+            "SELECT id, kind, cwes, severity, source, record FROM advisories
+             WHERE id = ANY($1) AND removed_at IS NULL",
             &[&chunk],
         )? {
             stored.insert(
@@ -214,7 +215,8 @@ fn write_advisories(
              kind = excluded.kind, summary = excluded.summary, aliases = excluded.aliases,
              cwes = excluded.cwes, severity = excluded.severity, published = excluded.published,
              modified = excluded.modified, withdrawn = excluded.withdrawn,
-             source = excluded.source, record = excluded.record, updated_at = excluded.updated_at",
+             source = excluded.source, record = excluded.record, updated_at = excluded.updated_at,
+             removed_at = NULL",
         &[
             &cols.id,
             &cols.kind,
@@ -259,7 +261,7 @@ fn write_advisories(
 }
 
 const ADVISORY_SELECT: &str = "SELECT id, kind, cwes::text, severity, source, record, \
-                               imported_at, updated_at FROM advisories";
+                               imported_at, updated_at, removed_at FROM advisories";
 
 fn advisory_from_row(row: &Row) -> Result<AdvisoryRecord> {
     let id: &str = get(row, 0)?;
@@ -273,6 +275,7 @@ fn advisory_from_row(row: &Row) -> Result<AdvisoryRecord> {
         record: from_json::<OsvRecord>("advisories", "record", id, get(row, 5)?)?,
         imported_at: Timestamp::from_unix_millis(get(row, 6)?),
         updated_at: Timestamp::from_unix_millis(get(row, 7)?),
+        removed_at: get::<Option<i64>>(row, 8)?.map(Timestamp::from_unix_millis),
     })
 }
 
@@ -320,7 +323,8 @@ pub(crate) fn advisory_ids_for_keys(tx: &Tx, keys: &[PackageKey]) -> Result<Vec<
         "read advisory packages",
         "SELECT u.i, ap.advisory_id, ap.ecosystem
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(kind, name_key, i)
-         JOIN advisory_packages ap ON ap.ecosystem_kind = u.kind AND ap.name_key = u.name_key",
+         JOIN advisory_packages ap ON ap.ecosystem_kind = u.kind AND ap.name_key = u.name_key
+         JOIN advisories a ON a.id = ap.advisory_id AND a.removed_at IS NULL",
         &[&kinds, &names],
     )?;
     let mut ids = Vec::new();
@@ -337,6 +341,39 @@ pub(crate) fn advisory_ids_for_keys(tx: &Tx, keys: &[PackageKey]) -> Result<Vec<
     ids.sort();
     ids.dedup();
     Ok(ids)
+}
+
+/// Marks the advisories `ids` removed at `now` (those current); returns the ids marked.
+pub(crate) fn remove_advisories(tx: &Tx, ids: &[String], now: Timestamp) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tx.conn()?.query(
+        "remove advisories",
+        "UPDATE advisories SET removed_at = $2, updated_at = $2
+         WHERE id = ANY($1) AND removed_at IS NULL
+         RETURNING id",
+        &[&ids, &now.unix_millis()],
+    )?;
+    let mut removed = rows
+        .iter()
+        .map(|row| get::<String>(row, 0))
+        .collect::<Result<Vec<_>>>()?;
+    removed.sort();
+    Ok(removed)
+}
+
+/// Ids of the current (not removed) advisories, sorted.
+pub(crate) fn current_advisory_ids(tx: &Tx) -> Result<Vec<String>> {
+    tx.conn()?
+        .query(
+            "read advisory ids",
+            "SELECT id FROM advisories WHERE removed_at IS NULL ORDER BY id",
+            &[],
+        )?
+        .iter()
+        .map(|row| get::<String>(row, 0))
+        .collect()
 }
 
 /// Writes a blob.

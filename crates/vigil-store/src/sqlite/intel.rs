@@ -25,7 +25,8 @@ pub(crate) fn put_advisories(
         let cwes = to_json("advisory cwes", &input.cwes)?;
         let stored: Option<(String, String, Option<String>, String, String)> = conn
             .prepare_cached(
-                "SELECT kind, cwes, severity, source, record FROM advisories WHERE id = ?1",
+                "SELECT kind, cwes, severity, source, record FROM advisories
+                 WHERE id = ?1 AND removed_at IS NULL",
             )
             .and_then(|mut stmt| {
                 stmt.query_row([&record.id], |row| {
@@ -66,7 +67,8 @@ pub(crate) fn put_advisories(
                  kind = excluded.kind, summary = excluded.summary, aliases = excluded.aliases,
                  cwes = excluded.cwes, severity = excluded.severity, published = excluded.published,
                  modified = excluded.modified, withdrawn = excluded.withdrawn,
-                 source = excluded.source, record = excluded.record, updated_at = excluded.updated_at",
+                 source = excluded.source, record = excluded.record, updated_at = excluded.updated_at,
+                 removed_at = NULL",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -120,8 +122,8 @@ pub(crate) fn put_advisories(
     Ok(outcome)
 }
 
-const ADVISORY_SELECT: &str =
-    "SELECT id, kind, cwes, severity, source, record, imported_at, updated_at FROM advisories";
+const ADVISORY_SELECT: &str = "SELECT id, kind, cwes, severity, source, record, imported_at, \
+                               updated_at, removed_at FROM advisories";
 
 fn advisory_from_row(row: &Row<'_>) -> Result<AdvisoryRecord> {
     let id: String = get(row, 0)?;
@@ -136,6 +138,7 @@ fn advisory_from_row(row: &Row<'_>) -> Result<AdvisoryRecord> {
         record: from_json::<OsvRecord>("advisories", "record", &id, &get::<String>(row, 5)?)?,
         imported_at: Timestamp::from_unix_millis(get(row, 6)?),
         updated_at: Timestamp::from_unix_millis(get(row, 7)?),
+        removed_at: get::<Option<i64>>(row, 8)?.map(Timestamp::from_unix_millis),
     })
 }
 
@@ -171,7 +174,9 @@ pub(crate) fn for_each_advisory(
 pub(crate) fn advisory_ids_for_keys(conn: &Connection, keys: &[PackageKey]) -> Result<Vec<String>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT advisory_id, ecosystem FROM advisory_packages WHERE ecosystem_kind = ?1 AND name_key = ?2",
+            "SELECT ap.advisory_id, ap.ecosystem FROM advisory_packages ap
+             JOIN advisories a ON a.id = ap.advisory_id AND a.removed_at IS NULL
+             WHERE ap.ecosystem_kind = ?1 AND ap.name_key = ?2",
         )
         .map_err(db("read advisory packages"))?;
     let mut ids = Vec::new();
@@ -192,6 +197,41 @@ pub(crate) fn advisory_ids_for_keys(conn: &Connection, keys: &[PackageKey]) -> R
     ids.sort();
     ids.dedup();
     Ok(ids)
+}
+
+/// Marks the advisories `ids` removed at `now` (those current); returns the ids marked.
+pub(crate) fn remove_advisories(
+    conn: &Connection,
+    ids: &[String],
+    now: Timestamp,
+) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE advisories SET removed_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND removed_at IS NULL",
+        )
+        .map_err(db("remove advisory"))?;
+    let mut removed = Vec::new();
+    for id in ids {
+        if stmt
+            .execute(params![id, now.unix_millis()])
+            .map_err(db("remove advisory"))?
+            > 0
+        {
+            removed.push(id.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// Ids of the current (not removed) advisories, sorted.
+pub(crate) fn current_advisory_ids(conn: &Connection) -> Result<Vec<String>> {
+    conn.prepare_cached("SELECT id FROM advisories WHERE removed_at IS NULL ORDER BY id")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(db("read advisory ids"))
 }
 
 /// Writes a blob.
