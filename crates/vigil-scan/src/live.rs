@@ -156,6 +156,7 @@ pub struct LiveProcesses {
     watch: Result<WatchThread, String>,
     watch_paths: Vec<PathBuf>,
     boot_time: Option<u64>,
+    on_change: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl std::fmt::Debug for LiveProcesses {
@@ -187,7 +188,7 @@ impl LiveProcesses {
             .map(|mut w| {
                 // Before the thread starts: a write right after `new` returns is seen.
                 let write_warning = watch_writes(&mut w, &options.write_paths);
-                let thread = WatchThread::start(w, options.procfs.clone(), on_change);
+                let thread = WatchThread::start(w, options.procfs.clone(), Arc::clone(&on_change));
                 thread.shared().write_warning = write_warning;
                 thread
             })
@@ -202,6 +203,7 @@ impl LiveProcesses {
             run: None,
             watch,
             watch_paths: options.watch_paths,
+            on_change,
         }
     }
 
@@ -229,6 +231,16 @@ impl LiveProcesses {
         self.watch
             .as_ref()
             .is_ok_and(|t| std::mem::take(&mut t.shared().exited))
+    }
+
+    /// Raises the "exited" change again (and calls the agent back), for an agent that took it
+    /// while quicker work was pending: the load or write is reported first, the sweep in the
+    /// next pass.
+    pub fn defer_exited(&self) {
+        if let Ok(thread) = &self.watch {
+            thread.shared().exited = true;
+            (self.on_change)();
+        }
     }
 
     /// The processes as the last sweep (and updates) left them, without reading anything.

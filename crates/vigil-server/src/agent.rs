@@ -371,17 +371,24 @@ impl Collector {
 
     /// A watch pass: the watcher's new observations applied to the last interval pass (no
     /// sweep), and the configured paths rescanned when a package file was written under
-    /// them; when a process reported as loading a package exited, every process is read
-    /// again instead (so it stops being reported `LOADED` now, not at the next interval).
+    /// them; when a process reported as loading a package exited (and nothing else is
+    /// pending), every process is read again instead, so it stops being reported `LOADED`
+    /// now, not at the next interval.
     /// `None` when there is nothing new. Blocking.
     pub fn collect_changes(&mut self) -> Option<Collected> {
         let started = Instant::now();
         let live = self.processes.as_mut()?;
         let written = live.take_written();
+        let updated = live.update();
         if live.take_exited() {
-            return Some(self.collect_with(written));
+            if !written && updated.is_none() {
+                return Some(self.collect_with(false));
+            }
+            // A sweep takes a tenth of a second or more: the new loads and packages go out
+            // first (their 1 s promise), the exit in the next pass.
+            live.defer_exited();
         }
-        let view = match live.update() {
+        let view = match updated {
             Some(view) => view,
             None if written => live.current()?,
             None => return None,

@@ -320,7 +320,9 @@ fn remote_agent_sends_the_delta_within_a_second() {
     let after = gone.map(|(_, seen)| seen.duration_since(killed));
     eprintln!("remote agent, exit: pid gone from the finding after {after:?}");
     assert!(
-        after.is_some_and(|t| t <= Duration::from_secs(3)),
+        // ~2 s here: the once-a-second liveness check, the watch-pass debounce, a sweep. The
+        // bound leaves room for a loaded CI host; the interval (60 s) is what it beats.
+        after.is_some_and(|t| t <= Duration::from_secs(5)),
         "the exited node still named after {after:?}"
     );
     stop.store(true, Ordering::Relaxed);
