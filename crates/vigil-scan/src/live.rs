@@ -88,6 +88,13 @@ impl LiveProcess {
     }
 }
 
+/// The processes a run saw loading a package (with repeats): the ones an agent reports.
+fn loading_pids(run: &Run) -> impl Iterator<Item = Pid> + '_ {
+    run.sightings
+        .values()
+        .flat_map(|s| s.processes.iter().map(|p| p.pid))
+}
+
 fn listeners(process: &Process) -> Vec<Socket> {
     process
         .sockets
@@ -289,11 +296,7 @@ impl LiveProcesses {
         // Sockets only for the processes reported (those that load a package): the sweep
         // itself leaves them out, as a readlink per open fd of every process would double its
         // cost for sockets nobody asks about.
-        let reported: HashSet<Pid> = run
-            .sightings
-            .values()
-            .flat_map(|s| s.processes.iter().map(|p| p.pid))
-            .collect();
+        let reported: HashSet<Pid> = loading_pids(&run).collect();
         let joined: Vec<&mut Process> = sweep
             .processes
             .iter_mut()
@@ -333,11 +336,8 @@ impl LiveProcesses {
 
     fn view(&self, run: &Run) -> LiveView {
         if let Ok(thread) = &self.watch {
-            thread.shared().reported = run
-                .sightings
-                .values()
-                .flat_map(|s| &s.processes)
-                .filter_map(|p| run.details.get(&p.pid))
+            thread.shared().reported = loading_pids(run)
+                .filter_map(|pid| run.details.get(&pid))
                 .map(|d| (d.pid, d.start_ticks))
                 .collect();
         }
